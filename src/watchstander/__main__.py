@@ -1,0 +1,3 @@
+from watchstander.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""The `watchstander` command line: parse, wire, print. No decisions live here."""

@@ -1,0 +1,1 @@
+"""watchstander.yaml: models, loader with file:line errors, and the `init` template."""

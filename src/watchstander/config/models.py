@@ -1,0 +1,244 @@
+"""The schema of watchstander.yaml.
+
+Every section has defaults taken from the deploy flow (../shared/spec) so that a minimal
+file names only the service, the target and the command. Models are frozen: config is
+read once and passed explicitly; nothing reads it from a global.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from watchstander.config.duration import Seconds
+
+__all__ = [
+    "Config",
+    "ServiceConfig",
+    "HealthCheckConfig",
+    "LocalTargetConfig",
+    "TargetConfig",
+    "MetricsConfig",
+    "CanaryConfig",
+    "BlueGreenConfig",
+    "RollingConfig",
+    "StrategyConfig",
+    "AnalysisConfig",
+    "TriggerConfig",
+    "RollbackConfig",
+    "HttpSmokeCheck",
+    "CommandSmokeCheck",
+    "SmokeCheck",
+    "SloTarget",
+    "StoreConfig",
+    "ReportsConfig",
+    "StrategyName",
+    "NoData",
+]
+
+StrategyName = Literal["canary", "blue-green", "rolling"]
+NoData = Literal["fail", "inconclusive", "ignore"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServiceConfig(_Model):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    description: str = ""
+
+
+class HealthCheckConfig(_Model):
+    path: str = "/health"
+    interval: Seconds = 1.0
+    timeout: Seconds = 1.0
+    failure_threshold: int = Field(3, ge=1)
+    success_threshold: int = Field(1, ge=1)
+
+
+class LocalTargetConfig(_Model):
+    """The embedded data plane: a router daemon plus supervised replica processes."""
+
+    type: Literal["local"] = "local"
+    listen: str = "127.0.0.1:8080"
+    admin: str = "127.0.0.1:8081"
+    command: list[str] = Field(min_length=1)
+    cwd: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    replicas: int = Field(3, ge=1, le=64)
+    health: HealthCheckConfig = HealthCheckConfig()
+    ready_timeout: Seconds = 60.0
+    memory_limit_mb: int | None = Field(None, ge=16)
+    restart_backoff: Seconds = 0.5
+    restart_backoff_max: Seconds = 10.0
+    drain_timeout: Seconds = 30.0
+    retries: int = Field(2, ge=0, le=10)
+    upstream_timeout: Seconds = 30.0
+    # The versions that exist as artifacts; when set, deploying any other is refused.
+    versions: list[str] | None = None
+
+    @field_validator("command")
+    @classmethod
+    def _has_port(cls, value: list[str]) -> list[str]:
+        if not any("{port}" in part for part in value):
+            raise ValueError("the command must contain {port} so each replica gets its own port")
+        return value
+
+    @field_validator("listen", "admin")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{value!r} is not HOST:PORT")
+        return value
+
+
+TargetConfig = Annotated[LocalTargetConfig, Field(discriminator="type")]
+
+
+class MetricsConfig(_Model):
+    type: Literal["builtin"] = "builtin"
+
+
+class CanaryConfig(_Model):
+    """Traffic steps in percent; each is followed by an analysis unless `analysis` is off."""
+
+    steps: list[float] = Field(default_factory=lambda: [5.0, 25.0, 50.0, 100.0], min_length=1)
+    pause: Seconds | None = None
+    analysis: bool = True
+    replicas: int | None = Field(None, ge=1)
+
+    @field_validator("steps")
+    @classmethod
+    def _increasing(cls, value: list[float]) -> list[float]:
+        if any(not 0 < v <= 100 for v in value):
+            raise ValueError("canary weights are percentages between 0 (exclusive) and 100")
+        if any(b <= a for a, b in zip(value, value[1:], strict=False)):
+            raise ValueError("canary weights must increase step by step")
+        if value[-1] != 100:
+            value = [*value, 100.0]
+        return value
+
+
+class BlueGreenConfig(_Model):
+    auto_promote: bool = True
+    pre_promotion_analysis: bool = True
+    scale_down_delay: Seconds = 30.0
+
+
+class RollingConfig(_Model):
+    batch_size: int = Field(1, ge=1)
+    max_unavailable: int = Field(0, ge=0)
+    manual_gate: bool = False
+
+
+class StrategyConfig(_Model):
+    default: StrategyName = "canary"
+    canary: CanaryConfig = CanaryConfig()
+    blue_green: BlueGreenConfig = BlueGreenConfig()
+    rolling: RollingConfig = RollingConfig()
+    observation: Seconds = 900.0
+    progress_deadline: Seconds = 600.0
+
+
+class AnalysisConfig(_Model):
+    """How often to measure, over what window, and how many verdicts each analysis needs."""
+
+    interval: Seconds = 60.0
+    window: Seconds = 300.0
+    count: int = Field(3, ge=1)
+    failure_limit: int = Field(0, ge=-1)
+    inconclusive_limit: int = Field(1, ge=0)
+    consecutive_error_limit: int = Field(4, ge=0)
+    min_requests: int = Field(20, ge=0)
+    no_data: NoData = "inconclusive"
+
+
+class TriggerConfig(_Model):
+    """Automatic rollback triggers (defaults: the deploy flow's)."""
+
+    error_rate_increase_pp: float | None = Field(2.0, ge=0)
+    latency_p99_increase_pct: float | None = Field(20.0, ge=0)
+    latency_p99_min_increase_ms: float = Field(10.0, ge=0)
+    throughput_drop_pct: float | None = Field(30.0, ge=0, le=100)
+    max_restarts: int | None = Field(3, ge=0)
+    restart_window: Seconds = 300.0
+    oom_kill: bool = True
+    unhealthy_pct: float | None = Field(50.0, ge=0, le=100)
+    smoke_failure: bool = True
+
+
+class RollbackConfig(_Model):
+    on_regression: bool = True
+    triggers: TriggerConfig = TriggerConfig()
+    verify_window: Seconds = 10.0
+
+
+class HttpSmokeCheck(_Model):
+    name: str
+    type: Literal["http"] = "http"
+    path: str = "/"
+    method: Literal["GET", "HEAD", "POST"] = "GET"
+    expect_status: int = Field(200, ge=100, le=599)
+    body_contains: str | None = None
+    json_field: str | None = None
+    json_equals: str | None = None
+    max_latency_ms: float | None = Field(None, gt=0)
+    timeout: Seconds = 5.0
+
+    @model_validator(mode="after")
+    def _json_pair(self) -> HttpSmokeCheck:
+        if (self.json_field is None) != (self.json_equals is None):
+            raise ValueError("json_field and json_equals go together")
+        return self
+
+
+class CommandSmokeCheck(_Model):
+    """Runs argv directly (never through a shell); {url} and {version} are substituted."""
+
+    name: str
+    type: Literal["command"]
+    command: list[str] = Field(min_length=1)
+    timeout: Seconds = 30.0
+
+
+SmokeCheck = Annotated[HttpSmokeCheck | CommandSmokeCheck, Field(discriminator="type")]
+
+
+class SloTarget(_Model):
+    """An absolute objective checked at every analysis (in addition to the baseline)."""
+
+    name: str
+    metric: Literal["error_rate", "latency_p50", "latency_p95", "latency_p99", "throughput"]
+    max: float | None = None
+    min: float | None = None
+
+    @model_validator(mode="after")
+    def _bound(self) -> SloTarget:
+        if self.max is None and self.min is None:
+            raise ValueError("an SLO target needs max or min")
+        return self
+
+
+class StoreConfig(_Model):
+    url: str | None = None
+
+
+class ReportsConfig(_Model):
+    dir: str = ".aiwg"
+    project: str | None = None
+
+
+class Config(_Model):
+    service: ServiceConfig
+    target: TargetConfig
+    metrics: MetricsConfig = MetricsConfig()
+    strategy: StrategyConfig = StrategyConfig()
+    analysis: AnalysisConfig = AnalysisConfig()
+    rollback: RollbackConfig = RollbackConfig()
+    smoke: list[SmokeCheck] = Field(default_factory=list)
+    slos: list[SloTarget] = Field(default_factory=list)
+    store: StoreConfig = StoreConfig()
+    reports: ReportsConfig = ReportsConfig()

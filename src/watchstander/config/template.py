@@ -1,0 +1,95 @@
+"""The commented example `watchstander init` writes."""
+
+from __future__ import annotations
+
+__all__ = ["EXAMPLE_CONFIG"]
+
+EXAMPLE_CONFIG = """\
+# watchstander.yaml: how watchstander deploys, judges and rolls back this service.
+# Durations accept 30s, 5m, 1h30m. Every section but service and target is optional;
+# the values shown are the defaults (from the deploy flow) unless marked "example".
+
+service:
+  name: my-service                 # letters, digits, . _ -
+
+target:
+  type: local                      # the embedded data plane: router + supervised processes
+  listen: 127.0.0.1:8080           # where clients connect (the router)
+  admin: 127.0.0.1:8081            # the data plane's admin API and /metrics
+  # The command that runs one replica; {port} and {version} are filled in per replica.
+  # It is run directly, never through a shell.
+  command: ["python3", "-m", "http.server", "{port}", "--bind", "127.0.0.1"]  # example
+  replicas: 3
+  health:
+    path: /                        # example; default /health
+    interval: 1s
+    timeout: 1s
+    failure_threshold: 3
+  ready_timeout: 60s               # progress deadline for new instances
+  # memory_limit_mb: 512           # OOM-kill a replica above this resident size
+  # versions: ["1.0.0", "1.1.0"]   # refuse to deploy versions not listed here
+
+metrics:
+  type: builtin                    # per-version statistics from the local router
+
+strategy:
+  default: canary                  # canary | blue-green | rolling
+  canary:
+    steps: [5, 25, 50, 100]        # percent of traffic; analysis after each
+  blue_green:
+    auto_promote: true
+    scale_down_delay: 30s          # keep blue this long for an instant rollback
+  rolling:
+    batch_size: 1
+    max_unavailable: 0
+    manual_gate: false
+  observation: 15m                 # post-deployment window before success
+  progress_deadline: 10m
+
+analysis:
+  interval: 60s                    # one measurement per interval
+  window: 5m                       # looking back this far (never before the last weight change)
+  count: 3                         # measurements per analysis step
+  failure_limit: 0                 # FAIL when failures exceed this
+  inconclusive_limit: 1            # pause for a human when inconclusives exceed this
+  consecutive_error_limit: 4       # query errors in a row before the analysis errors out
+  min_requests: 20                 # fewer requests in the window counts as no data
+  no_data: inconclusive            # fail | inconclusive | ignore
+
+rollback:
+  on_regression: true              # false: pause and wait for a human instead
+  verify_window: 10s
+  triggers:
+    error_rate_increase_pp: 2      # error rate > baseline + 2 percentage points
+    latency_p99_increase_pct: 20   # p99 > baseline + 20% ...
+    latency_p99_min_increase_ms: 10  # ... and at least 10 ms more (ignores jitter)
+    throughput_drop_pct: 30        # below its traffic-share-normalised baseline by > 30%
+    max_restarts: 3                # > 3 restarts within restart_window
+    restart_window: 5m
+    oom_kill: true                 # any OOM kill
+    unhealthy_pct: 50              # > 50% of instances failing health checks
+    smoke_failure: true
+
+smoke:                             # run against the new version before traffic, after, and after a rollback
+  - name: root responds            # example
+    type: http
+    path: /
+    expect_status: 200
+    max_latency_ms: 500
+  # - name: version endpoint
+  #   type: http
+  #   path: /version
+  #   json_field: version
+  #   json_equals: "{version}"
+  # - name: journey script
+  #   type: command
+  #   command: ["./smoke.sh", "{url}"]
+
+slos:                              # absolute objectives, judged at every analysis (example)
+  - name: p99 under 500 ms
+    metric: latency_p99
+    max: 500
+
+reports:
+  dir: .aiwg
+"""

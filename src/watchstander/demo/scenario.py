@@ -1,0 +1,264 @@
+"""`watchstander demo`: three deployments under steady load, on the embedded defaults.
+
+1. v1.0.0 comes up with 3 replicas (the first release);
+2. v1.1.0 by canary: ~5% HTTP 500 and ~150 ms slower -> analysis fails -> rolled back;
+3. v1.2.0 by blue-green: healthy -> succeeds;
+4. v1.3.0 by rolling: crash-loops -> the rollout is undone.
+A load generator sends steady traffic through the router the whole time. The figures in
+the final table come from the store's timeline, the load generator's own counts and the
+data plane's instance states, not from the scenario's expectations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from watchstander.dataplane import daemon
+from watchstander.demo.loadgen import LoadGenerator
+from watchstander.demo.setup import write_demo
+from watchstander.engine import operations
+from watchstander.release.models import Event, Rollout, RolloutPhase, Severity, Strategy
+from watchstander.store.repository import Store
+
+__all__ = ["run_demo", "SCENARIO", "DemoRow"]
+
+SCENARIO: tuple[tuple[str, Strategy, RolloutPhase], ...] = (
+    ("1.1.0", Strategy.CANARY, RolloutPhase.ROLLED_BACK),
+    ("1.2.0", Strategy.BLUE_GREEN, RolloutPhase.SUCCEEDED),
+    ("1.3.0", Strategy.ROLLING, RolloutPhase.ROLLED_BACK),
+)
+RPS = 100.0
+
+
+@dataclass
+class DemoRow:
+    version: str
+    strategy: str
+    outcome: str
+    expected: str
+    detect_s: float | None
+    restore_s: float | None
+    bad_version_requests: int
+    connection_errors: int
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == self.expected and self.connection_errors == 0
+
+
+class _CrashWatch:
+    """Records when each version's first instance crashed (seen in the target's state)."""
+
+    def __init__(self, ws: operations.Workspace) -> None:
+        self.ws = ws
+        self.first_crash: dict[str, float] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        target = operations.make_target(self.ws.config)
+        try:
+            while True:
+                try:
+                    state = await target.state()
+                except Exception:  # noqa: BLE001 - a missed poll is only a missed sample
+                    state = None
+                if state is not None:
+                    for inst in state.instances:
+                        crashed = [t for t in inst.restart_times]
+                        if crashed and inst.version not in self.first_crash:
+                            self.first_crash[inst.version] = min(crashed)
+                await asyncio.sleep(0.2)
+        finally:
+            await target.aclose()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+
+def _ts(value: datetime) -> float:
+    return value.timestamp()
+
+
+def _first_bad_request(load: LoadGenerator, rollout: Rollout, *, since: float) -> float | None:
+    """The first request the new version answered badly: a 5xx, or slower than the
+    previous version's p99 over the 10 s before the deployment + 20% + 50 ms (the demo's
+    latency trigger)."""
+    before = sorted(
+        r.latency_s
+        for r in load.results
+        if r.version == rollout.stable_version and since - 10 <= r.sent_at < since and r.status
+    )
+    p99 = before[min(len(before) - 1, int(0.99 * len(before)))] if before else 0.0
+    slow = p99 * 1.2 + 0.050
+    times = [
+        r.sent_at
+        for r in load.results
+        if r.version == rollout.version
+        and r.sent_at >= since
+        and ((r.status or 0) >= 500 or r.latency_s > slow)
+    ]
+    return min(times, default=None)
+
+
+def _figures(
+    store: Store, rollout: Rollout, load: LoadGenerator, crashes: _CrashWatch, started: float
+) -> tuple[float | None, float | None]:
+    events = store.events(rollout.id)
+    detected = next((e for e in events if e.kind == "rollback.started"), None)
+    restored = next((e for e in events if e.kind == "traffic.restored"), None)
+    if detected is None:
+        return None, None
+    candidates = []
+    bad = _first_bad_request(load, rollout, since=started)
+    if bad is not None:
+        candidates.append(bad)
+    if rollout.version in crashes.first_crash:
+        candidates.append(crashes.first_crash[rollout.version])
+    first_bad = min(candidates) if candidates else None
+    detect = _ts(detected.at) - first_bad if first_bad is not None else None
+    restore = _ts(restored.at) - _ts(detected.at) if restored is not None else None
+    return detect, restore
+
+
+async def run_demo(workdir: Path, *, console: Console | None = None, rps: float = RPS) -> int:
+    out = console or Console(highlight=False)
+    if not out.is_terminal:
+        out.width = max(out.width, 110)  # the results table, readable in logs and CI
+    workdir = workdir.resolve()
+    if (workdir / ".watchstander").exists():
+        daemon.stop(workdir / ".watchstander")
+    # A demo run starts from nothing: old state, reports and logs would mix with the new.
+    for leftover in (".watchstander", ".aiwg"):
+        shutil.rmtree(workdir / leftover, ignore_errors=True)
+    write_demo(workdir)
+    ws = operations.Workspace.load(workdir)
+    t0 = time.monotonic()
+
+    def show(rollout: Rollout, event: Event) -> None:
+        if (
+            event.kind in ("action.intent", "step.completed", "analysis.measured")
+            and event.severity is Severity.INFO
+        ):
+            return
+        icon = {"ERROR": "❌", "CRITICAL": "❌", "WARNING": "⚠️"}.get(event.severity.value, "✓")
+        if event.kind.endswith(".started") and event.severity is Severity.INFO:
+            icon = "⏳"
+        out.print(f"  [dim]{time.monotonic() - t0:6.1f}s[/dim] {icon} {event.message}")
+
+    out.print(f"[bold]watchstander demo[/bold] in {workdir}")
+    pid = daemon.start(ws.config_path, ws.state_dir)
+    out.print(f"✓ data plane up (pid {pid}) on http://{ws.config.target.listen}")
+    rows: list[DemoRow] = []
+    load = LoadGenerator(f"http://{ws.config.target.listen}", rps=rps)
+    crashes = _CrashWatch(ws)
+    try:
+        out.print("[bold]1. v1.0.0, first release, 3 replicas[/bold]")
+        first = await operations.deploy(ws, "1.0.0", on_event=show)
+        if first.phase is not RolloutPhase.SUCCEEDED:
+            out.print(f"❌ v1.0.0 did not come up: {first.message}")
+            return 1
+        await load.start()
+        crashes.start()
+        # Let the stable version build a baseline before the first canary.
+        await asyncio.sleep(ws.config.analysis.interval + 1.0)
+        for number, (version, strategy, expected) in enumerate(SCENARIO, start=2):
+            out.print(f"[bold]{number}. v{version} by {strategy.value}[/bold]")
+            errors_before = load.report().connection_errors
+            served_before = load.report().by_version.get(version, 0)
+            started = time.time()
+            rollout = await operations.deploy(ws, version, strategy=strategy, on_event=show)
+            report = load.report()
+            with ws.open_store() as store:
+                detect, restore = _figures(store, rollout, load, crashes, started)
+            rows.append(
+                DemoRow(
+                    version=version,
+                    strategy=strategy.value,
+                    outcome=rollout.phase.value,
+                    expected=expected.value,
+                    detect_s=detect,
+                    restore_s=restore,
+                    bad_version_requests=(
+                        report.by_version.get(version, 0) - served_before
+                        if expected is not RolloutPhase.SUCCEEDED
+                        else 0
+                    ),
+                    connection_errors=report.connection_errors - errors_before,
+                )
+            )
+            # Let traffic settle on the version now serving before the next deployment.
+            await asyncio.sleep(1.0)
+    finally:
+        await crashes.stop()
+        await load.stop()
+        daemon.stop(ws.state_dir)
+    _table(out, rows, load)
+    out.print("[bold]Artifacts[/bold]")
+    for path in sorted((ws.reports_root).rglob("*.md")):
+        if "archive" not in path.parts:
+            out.print(f"  {path.relative_to(workdir)}")
+    ok = all(r.ok for r in rows) and len(rows) == len(SCENARIO)
+    out.print(
+        f"[bold]{'✓ every outcome matched the scenario' if ok else '❌ an outcome did not match the scenario'}[/bold]"
+        f" ({time.monotonic() - t0:.0f}s)"
+    )
+    return 0 if ok else 1
+
+
+def _fmt(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _table(out: Console, rows: list[DemoRow], load: LoadGenerator) -> None:
+    table = Table(title="demo results")
+    for col in (
+        "version",
+        "strategy",
+        "outcome",
+        "expected",
+        "detect s",
+        "restore s",
+        "bad reqs",
+        "conn errs",
+    ):
+        table.add_column(col)
+    for r in rows:
+        style = "green" if r.ok else "red"
+        table.add_row(
+            r.version,
+            r.strategy,
+            f"[{style}]{r.outcome}[/{style}]",
+            r.expected,
+            _fmt(r.detect_s, 1),
+            _fmt(r.restore_s, 2),
+            str(r.bad_version_requests) if r.expected != "Succeeded" else "-",
+            str(r.connection_errors),
+        )
+    out.print(table)
+    out.print(
+        "[dim]detect s: first bad request (5xx, too slow, or a crash) to the rollback decision; "
+        "restore s: rollback decision to all traffic back on the previous version; "
+        "bad reqs: requests the bad version answered; conn errs: connection errors the load "
+        "generator saw during that deployment[/dim]"
+    )
+    total = load.report()
+    out.print(
+        f"load generator: {total.requests} requests, {total.connection_errors} connection errors, "
+        f"status classes {dict(sorted(total.by_status.items()))}"
+    )

@@ -1,0 +1,311 @@
+"""The rollout controller: drives one rollout from its stored state to a terminal phase.
+
+Loop: load -> apply queued commands -> next_action (pure) -> persist intent -> perform
+(idempotent IO) -> apply (pure) -> persist state, events and measurements in one
+transaction. A lease in the store makes sure only one controller drives a service's
+rollout; a controller that dies leaves the data plane at the last weights and any other
+process can pick the rollout up (`watchstander rollout resume`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+
+from watchstander.clock import Clock
+from watchstander.config.models import Config
+from watchstander.errors import ConflictError, WatchstanderError
+from watchstander.providers.metrics.base import MetricQuery, MetricSource, Sample
+from watchstander.providers.smoke import run_smoke
+from watchstander.providers.targets.base import Target
+from watchstander.release import transitions
+from watchstander.release.actions import (
+    Action,
+    ActionFailed,
+    Done,
+    Measure,
+    MeasureResult,
+    Query,
+    Result,
+    RunSmoke,
+    Scale,
+    Settings,
+    SetWeights,
+    Tick,
+    Verify,
+    VerifyResult,
+    Wait,
+)
+from watchstander.release.models import Event, Rollout, RolloutPhase, Severity, Strategy
+from watchstander.store.repository import Store
+
+__all__ = ["RolloutController", "holder_id", "lease_name", "LEASE_TTL"]
+
+LEASE_TTL = 15.0
+_SLICE = 0.2  # longest uninterrupted sleep: commands and lease renewal are checked this often
+
+
+def holder_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def lease_name(service: str) -> str:
+    return f"rollout:{service}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class RolloutController:
+    store: Store
+    target: Target
+    metrics: MetricSource
+    config: Config
+    settings: Settings
+    clock: Clock
+    reports_root: Path | None = None
+    on_event: Callable[[Rollout, Event], None] | None = None
+    holder: str = field(default_factory=holder_id)
+    lease_ttl: float = LEASE_TTL
+    smoke_transport: httpx.AsyncBaseTransport | None = None
+    _lease_renewed: datetime | None = None
+
+    # -- lease -------------------------------------------------------------------------
+
+    def acquire(self, service: str) -> None:
+        """Take the service's rollout lease, or say who has it."""
+        name = lease_name(service)
+        now = self.clock.now()
+        if self.store.acquire_lease(name, holder=self.holder, ttl=self.lease_ttl, now=now):
+            self._lease_renewed = now
+            return
+        current = self.store.lease(name)
+        if current is not None:
+            host, _, rest = current.holder.partition(":")
+            pid_text = rest.partition(":")[0]
+            if (
+                host == socket.gethostname()
+                and pid_text.isdigit()
+                and not _pid_alive(int(pid_text))
+            ):
+                # The holder died on this machine: no need to wait for its lease to expire.
+                if self.store.steal_lease(
+                    name,
+                    holder=self.holder,
+                    ttl=self.lease_ttl,
+                    now=now,
+                    expected_holder=current.holder,
+                ):
+                    self._lease_renewed = now
+                    return
+            raise ConflictError(
+                f"another watchstander process (pid {pid_text or '?'} on {host}) is driving the "
+                f"rollout of {service}; its lease runs until {current.expires_at:%H:%M:%S} UTC"
+            )
+        raise ConflictError(f"could not take the rollout lease of {service}")
+
+    def release(self, service: str) -> None:
+        self.store.release_lease(lease_name(service), holder=self.holder)
+
+    def _renew(self, service: str) -> None:
+        now = self.clock.now()
+        if (
+            self._lease_renewed is not None
+            and (now - self._lease_renewed).total_seconds() < self.lease_ttl / 3
+        ):
+            return
+        if not self.store.renew_lease(
+            lease_name(service), holder=self.holder, ttl=self.lease_ttl, now=now
+        ):
+            raise ConflictError(f"lost the rollout lease of {service} to another process")
+        self._lease_renewed = now
+
+    # -- the loop ----------------------------------------------------------------------
+
+    async def run(self, rollout_id: str) -> Rollout:
+        """Drive the rollout to a terminal phase; the caller holds the lease."""
+        rollout = self.store.get_rollout(rollout_id)
+        while True:
+            self._renew(rollout.service)
+            rollout = self._commands(self.store.get_rollout(rollout_id))
+            now = self.clock.now()
+            if rollout.phase is RolloutPhase.PENDING:
+                rollout = self._save(transitions.start(rollout, now))
+                continue
+            action = transitions.next_action(rollout, self.settings, now)
+            if isinstance(action, Done):
+                break
+            if isinstance(action, Wait):
+                await self._wait(rollout, action)
+            else:
+                if isinstance(action, Scale | SetWeights):
+                    self._intent(rollout, action, now)
+                result = await self._perform(rollout, action)
+                rollout = self._save(
+                    transitions.apply(rollout, self.settings, action, result, self.clock.now())
+                )
+                continue
+            rollout = self._save(
+                transitions.apply(rollout, self.settings, action, None, self.clock.now())
+            )
+        self._finish(rollout)
+        return rollout
+
+    def _commands(self, rollout: Rollout) -> Rollout:
+        for cmd in self.store.pending_commands(rollout.id):
+            t = transitions.apply_command(rollout, cmd, self.clock.now())
+            rollout = self._save(t)
+            if cmd.id is not None:
+                self.store.complete_command(cmd.id, at=self.clock.now(), result=rollout.phase.value)
+        return rollout
+
+    async def _wait(self, rollout: Rollout, action: Wait) -> None:
+        """Sleep until `action.until`, waking early for a queued command."""
+        while True:
+            now = self.clock.now()
+            remaining = None if action.until is None else (action.until - now).total_seconds()
+            if remaining is not None and remaining <= 0:
+                return
+            await self.clock.sleep(_SLICE if remaining is None else min(_SLICE, remaining))
+            self._renew(rollout.service)
+            if self.store.pending_commands(rollout.id):
+                return
+
+    def _intent(self, rollout: Rollout, action: Action, now: datetime) -> None:
+        if isinstance(action, Scale):
+            msg = f"scale {action.version} to {action.replicas} instance(s)"
+        elif isinstance(action, SetWeights):
+            msg = "set traffic " + ", ".join(
+                f"{v} {w:g}%" for v, w in sorted(action.weights.items())
+            )
+        else:
+            return
+        # The intent is recorded before acting so that a crash in between is visible in
+        # the timeline; the action is idempotent and is simply re-issued on resume.
+        last = self.store.events(rollout.id)[-1:]
+        if last and last[0].kind == "action.intent" and last[0].message == msg:
+            return
+        self._emit(rollout, Event(at=now, kind="action.intent", message=msg))
+
+    def _emit(self, rollout: Rollout, event: Event) -> None:
+        self.store.append_event(rollout_id=rollout.id, service=rollout.service, event=event)
+        if self.on_event is not None:
+            self.on_event(rollout, event)
+
+    def _save(self, t: transitions.Transition) -> Rollout:
+        self.store.save_rollout(
+            t.rollout, events=t.events, measurements=t.measurements, smoke=t.smoke
+        )
+        if self.on_event is not None:
+            for event in t.events:
+                self.on_event(t.rollout, event)
+        return t.rollout
+
+    # -- performing actions ------------------------------------------------------------
+
+    async def _perform(self, rollout: Rollout, action: Action) -> Result:
+        try:
+            if isinstance(action, Scale):
+                await self.target.scale(action.version, action.replicas)
+                return await self.target.state()
+            if isinstance(action, SetWeights):
+                await self.target.set_weights(action.weights)
+                return await self.target.state()
+            if isinstance(action, Measure):
+                return await self._measure(rollout, action)
+            if isinstance(action, RunSmoke):
+                return await run_smoke(
+                    self.config.smoke,
+                    endpoint=self.target.endpoint(action.version if action.preview else None),
+                    scope=action.scope,
+                    version=action.version,
+                    now=self.clock.now(),
+                    transport=self.smoke_transport,
+                )
+            if isinstance(action, Verify):
+                state = await self.target.state()
+                smoke = await run_smoke(
+                    self.config.smoke,
+                    endpoint=self.target.endpoint(None),
+                    scope="post-rollback",
+                    version=action.stable,
+                    now=self.clock.now(),
+                    transport=self.smoke_transport,
+                )
+                q = action.error_rate
+                sample = await self.metrics.query(
+                    MetricQuery(q.metric, rollout.service, q.version, q.start, q.end)
+                )
+                return VerifyResult(state=state, smoke=smoke, error_rate=sample)
+            if isinstance(action, Tick):
+                return None
+        except (WatchstanderError, httpx.HTTPError, OSError) as exc:
+            return ActionFailed(message=str(exc) or type(exc).__name__)
+        raise AssertionError(f"cannot perform {action!r}")
+
+    async def _measure(self, rollout: Rollout, action: Measure) -> MeasureResult:
+        async def one(q: Query) -> tuple[str, Sample]:
+            query = MetricQuery(q.metric, rollout.service, q.version, q.start, q.end)
+            return q.key, await self.metrics.query(query)
+
+        pairs = await asyncio.gather(*(one(q) for q in action.queries))
+        try:
+            state = await self.target.state()
+        except (WatchstanderError, httpx.HTTPError, OSError):
+            state = None
+        return MeasureResult(samples=dict(pairs), state=state)
+
+    # -- the end -----------------------------------------------------------------------
+
+    def _finish(self, rollout: Rollout) -> None:
+        now = self.clock.now()
+        if (
+            rollout.phase is RolloutPhase.SUCCEEDED
+            and self.store.stable_version(rollout.service) != rollout.version
+        ):
+            self.store.set_stable(
+                service=rollout.service, version=rollout.version, rollout_id=rollout.id, at=now
+            )
+            if rollout.strategy is Strategy.UNDO:
+                self._emit(
+                    rollout,
+                    Event(
+                        at=now, kind="release.undone", message=f"{rollout.version} is live again"
+                    ),
+                )
+        already = {e.kind for e in self.store.events(rollout.id)}
+        if rollout.phase is RolloutPhase.FAILED and "escalation.required" not in already:
+            self._emit(
+                rollout,
+                Event(
+                    at=now,
+                    kind="escalation.required",
+                    message="rollback failed: escalate to the incident commander",
+                    severity=Severity.CRITICAL,
+                ),
+            )
+        if self.reports_root is not None:
+            from watchstander.reports.writer import write_rollout_reports
+
+            write_rollout_reports(
+                store=self.store,
+                rollout_id=rollout.id,
+                root=self.reports_root,
+                project=self.config.reports.project or self.config.service.name,
+            )

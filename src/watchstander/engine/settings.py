@@ -1,0 +1,28 @@
+"""Config -> the plain Settings the state machine takes."""
+
+from __future__ import annotations
+
+from watchstander.analysis.specs import build_specs
+from watchstander.config.models import Config
+from watchstander.release.actions import Settings
+
+__all__ = ["settings_from_config"]
+
+
+def settings_from_config(config: Config) -> Settings:
+    specs = build_specs(config.analysis, config.rollback.triggers, config.slos)
+    triggers = config.rollback.triggers
+    return Settings(
+        specs=tuple(s for s in specs if not s.from_target),
+        health=tuple(s for s in specs if s.from_target),
+        interval=config.analysis.interval,
+        window=config.analysis.window,
+        poll=min(0.5, max(0.05, config.target.health.interval / 2)),
+        ready_timeout=min(config.target.ready_timeout, config.strategy.progress_deadline),
+        restart_window=triggers.restart_window,
+        verify_window=config.rollback.verify_window,
+        error_rate_pp=triggers.error_rate_increase_pp
+        if triggers.error_rate_increase_pp is not None
+        else 2.0,
+        smoke_failure_rolls_back=triggers.smoke_failure,
+    )

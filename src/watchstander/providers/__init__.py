@@ -1,0 +1,1 @@
+"""IO providers behind small protocols: targets, metric sources (later notifiers, vcs)."""

@@ -1,0 +1,1 @@
+"""Metric sources answer per-version queries over a window (builtin, later Prometheus)."""

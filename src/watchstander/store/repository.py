@@ -1,0 +1,406 @@
+"""The store: every read and write of watchstander's state, one short transaction each.
+
+`Store` is the only way into the database. It speaks domain models (Rollout, Event,
+Measurement, SmokeResult, Command) and a few records of its own (Lease, Release,
+CommandRecord). Each method is one transaction, so a crash leaves either the whole
+change or none of it; `save_rollout` in particular writes a state transition together
+with its timeline entries, measurements and smoke results.
+
+Leases are compare-and-set UPDATEs (`... WHERE expires_at < now OR holder = me`), safe
+between processes on SQLite (write lock) and PostgreSQL (row lock, predicate re-checked).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, cast
+
+from alembic.util import CommandError
+from sqlalchemy import (
+    CursorResult,
+    Engine,
+    case,
+    insert,
+    literal,
+    make_url,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from watchstander.analysis.models import Measurement
+from watchstander.errors import ConflictError, NotFoundError, StoreError, WatchstanderError
+from watchstander.release.models import TERMINAL_PHASES, Command, Event, Rollout, SmokeResult
+from watchstander.store import database, records
+from watchstander.store.records import CommandRecord, Lease, Release
+from watchstander.store.tables import (
+    CommandRow,
+    EventRow,
+    LeaseRow,
+    MeasurementRow,
+    ReleaseRow,
+    RolloutRow,
+    SmokeResultRow,
+    UTCDateTime,
+)
+
+__all__ = ["Store"]
+
+_TERMINAL = sorted(phase.value for phase in TERMINAL_PHASES)
+
+
+def _one_line(exc: BaseException) -> str:
+    cause = getattr(exc, "orig", None) or exc
+    text = str(cause).strip().splitlines()
+    return text[0] if text else type(cause).__name__
+
+
+def _rowcount(result: Any) -> int:
+    return cast(CursorResult[Any], result).rowcount
+
+
+class Store:
+    """watchstander's state in a SQL database (SQLite by default, PostgreSQL by URL)."""
+
+    def __init__(self, engine: Engine) -> None:
+        """Wrap an engine whose schema is already at head; use `Store.open` instead."""
+        self._engine = engine
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, url: str | None = None, *, workdir: Path) -> Store:
+        """Connect to `url` (default `<workdir>/.watchstander/state.db`) and migrate it to
+        the newest schema. Raises StoreError with a one-line reason when it cannot."""
+        engine: Engine | None = None
+        shown = url or "<workdir>/.watchstander/state.db"
+        try:
+            target = url or database.default_url(workdir)
+            shown = make_url(target).render_as_string(hide_password=True)
+            engine = database.connect(target)
+            database.migrate(engine)
+        except StoreError as exc:
+            if engine is not None:
+                engine.dispose()
+            raise StoreError(f"cannot open the store at {shown}: {exc}") from exc
+        except (SQLAlchemyError, CommandError, ImportError, OSError) as exc:
+            if engine is not None:
+                engine.dispose()
+            raise StoreError(f"cannot open the store at {shown}: {_one_line(exc)}") from exc
+        return cls(engine)
+
+    @property
+    def url(self) -> str:
+        return self._engine.url.render_as_string(hide_password=True)
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @contextmanager
+    def _session(self, *, write: bool = False) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        try:
+            with self._engine.connect() as connection:
+                if write:
+                    connection.execution_options(**database.WRITE)
+                with Session(bind=connection, expire_on_commit=False) as session:
+                    with session.begin():
+                        yield session
+        except WatchstanderError:
+            raise
+        except SQLAlchemyError as exc:
+            raise StoreError(f"store: {_one_line(exc)}") from exc
+
+    # -- rollouts ----------------------------------------------------------------------
+
+    def create_rollout(self, rollout: Rollout, events: Sequence[Event] = ()) -> None:
+        """Insert a new rollout with its first timeline entries.
+        ConflictError if the id is taken."""
+        with self._session(write=True) as session:
+            session.add(RolloutRow(id=rollout.id, **records.rollout_columns(rollout)))
+            try:
+                session.flush()
+            except IntegrityError as exc:
+                raise ConflictError(f"rollout {rollout.id} already exists") from exc
+            session.add_all(
+                records.event_row(e, rollout_id=rollout.id, service=rollout.service) for e in events
+            )
+
+    def save_rollout(
+        self,
+        rollout: Rollout,
+        *,
+        events: Sequence[Event] = (),
+        measurements: Sequence[tuple[int, bool, Measurement]] = (),
+        smoke: Sequence[tuple[int, SmokeResult]] = (),
+    ) -> None:
+        """Store a transition in one transaction: the new state, its timeline entries,
+        and measurements `(step_index, in_rollback, m)` and smoke results `(step_index, r)`."""
+        with self._session(write=True) as session:
+            result = session.execute(
+                update(RolloutRow)
+                .where(RolloutRow.id == rollout.id)
+                .values(**records.rollout_columns(rollout))
+                .execution_options(synchronize_session=False)
+            )
+            if _rowcount(result) == 0:
+                raise NotFoundError(f"no rollout {rollout.id}")
+            session.add_all(
+                records.event_row(e, rollout_id=rollout.id, service=rollout.service) for e in events
+            )
+            session.add_all(
+                records.measurement_row(m, rollout_id=rollout.id, step_index=i, in_rollback=rb)
+                for i, rb, m in measurements
+            )
+            session.add_all(
+                records.smoke_row(r, rollout_id=rollout.id, step_index=i) for i, r in smoke
+            )
+
+    def get_rollout(self, rollout_id: str) -> Rollout:
+        with self._session() as session:
+            row = session.get(RolloutRow, rollout_id)
+            if row is None:
+                raise NotFoundError(f"no rollout {rollout_id}")
+            return records.rollout_from(row)
+
+    def find_rollout(self, service: str, *, version: str | None = None) -> Rollout | None:
+        """The latest rollout of `service` (of `version`, when given)."""
+        query = select(RolloutRow).where(RolloutRow.service == service)
+        if version is not None:
+            query = query.where(RolloutRow.version == version)
+        return self._first_rollout(query)
+
+    def list_rollouts(self, *, service: str | None = None, limit: int = 50) -> list[Rollout]:
+        """Rollouts, newest first."""
+        query = select(RolloutRow)
+        if service is not None:
+            query = query.where(RolloutRow.service == service)
+        query = query.order_by(RolloutRow.created_at.desc(), RolloutRow.id.desc()).limit(limit)
+        with self._session() as session:
+            return [records.rollout_from(row) for row in session.scalars(query)]
+
+    def active_rollout(self, service: str) -> Rollout | None:
+        """The latest rollout of `service` that has not reached a terminal phase."""
+        query = select(RolloutRow).where(
+            RolloutRow.service == service, RolloutRow.phase.not_in(_TERMINAL)
+        )
+        return self._first_rollout(query)
+
+    def _first_rollout(self, query: Any) -> Rollout | None:
+        query = query.order_by(RolloutRow.created_at.desc(), RolloutRow.id.desc()).limit(1)
+        with self._session() as session:
+            row = session.scalars(query).first()
+            return None if row is None else records.rollout_from(row)
+
+    def next_rollout_id(self, service: str, now: datetime) -> str:
+        """The next free id of the day of `now` (UTC), like `R-20261121-001`.
+
+        Ids are global, so the day's sequence is shared by all services; `service` is
+        accepted for the callers' symmetry. Two processes may compute the same id:
+        `create_rollout` then raises ConflictError for the second and it asks again."""
+        del service
+        prefix = f"R-{now.astimezone(UTC):%Y%m%d}-"
+        with self._session() as session:
+            ids = session.scalars(select(RolloutRow.id).where(RolloutRow.id.like(f"{prefix}%")))
+            taken = [int(tail) for i in ids if (tail := i[len(prefix) :]).isdigit()]
+        return f"{prefix}{max(taken, default=0) + 1:03d}"
+
+    # -- timeline ----------------------------------------------------------------------
+
+    def events(self, rollout_id: str) -> list[Event]:
+        """The rollout's timeline in append order."""
+        query = select(EventRow).where(EventRow.rollout_id == rollout_id).order_by(EventRow.id)
+        with self._session() as session:
+            return [records.event_from(row) for row in session.scalars(query)]
+
+    def append_event(self, *, rollout_id: str | None, service: str, event: Event) -> None:
+        with self._session(write=True) as session:
+            session.add(records.event_row(event, rollout_id=rollout_id, service=service))
+
+    def measurements(self, rollout_id: str) -> list[tuple[int, bool, Measurement]]:
+        """`(step_index, in_rollback, measurement)` in recording order."""
+        query = (
+            select(MeasurementRow)
+            .where(MeasurementRow.rollout_id == rollout_id)
+            .order_by(MeasurementRow.id)
+        )
+        with self._session() as session:
+            return [records.measurement_from(row) for row in session.scalars(query)]
+
+    def smoke_results(self, rollout_id: str) -> list[tuple[int, SmokeResult]]:
+        """`(step_index, result)` in recording order."""
+        query = (
+            select(SmokeResultRow)
+            .where(SmokeResultRow.rollout_id == rollout_id)
+            .order_by(SmokeResultRow.id)
+        )
+        with self._session() as session:
+            return [records.smoke_from(row) for row in session.scalars(query)]
+
+    # -- commands ----------------------------------------------------------------------
+
+    def enqueue_command(self, command: Command) -> int:
+        """Queue a manual control for the rollout's controller; returns its id."""
+        with self._session(write=True) as session:
+            row = records.command_row(command)
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def pending_commands(self, rollout_id: str) -> list[Command]:
+        """Commands not completed yet, oldest first."""
+        query = (
+            select(CommandRow)
+            .where(CommandRow.rollout_id == rollout_id, CommandRow.done_at.is_(None))
+            .order_by(CommandRow.id)
+        )
+        with self._session() as session:
+            return [records.command_from(row) for row in session.scalars(query)]
+
+    def commands(self, rollout_id: str) -> list[CommandRecord]:
+        """Every command of the rollout with its outcome, oldest first."""
+        query = (
+            select(CommandRow).where(CommandRow.rollout_id == rollout_id).order_by(CommandRow.id)
+        )
+        with self._session() as session:
+            return [
+                CommandRecord(records.command_from(row), row.done_at, row.result)
+                for row in session.scalars(query)
+            ]
+
+    def complete_command(self, command_id: int, *, at: datetime, result: str) -> None:
+        """Mark a command done. The first completion wins; NotFoundError if unknown."""
+        with self._session(write=True) as session:
+            done = session.execute(
+                update(CommandRow)
+                .where(CommandRow.id == command_id, CommandRow.done_at.is_(None))
+                .values(done_at=at, result=result)
+                .execution_options(synchronize_session=False)
+            )
+            if _rowcount(done) == 0 and session.get(CommandRow, command_id) is None:
+                raise NotFoundError(f"no command {command_id}")
+
+    # -- leases ------------------------------------------------------------------------
+
+    def acquire_lease(self, name: str, *, holder: str, ttl: float, now: datetime) -> bool:
+        """Take the lease if it is free, expired, or already ours (then extend it)."""
+        expires = now + timedelta(seconds=ttl)
+        with self._session(write=True) as session:
+            taken = session.execute(
+                update(LeaseRow)
+                .where(
+                    LeaseRow.name == name,
+                    or_(LeaseRow.expires_at < now, LeaseRow.holder == holder),
+                )
+                .values(
+                    holder=holder,
+                    acquired_at=case(
+                        (LeaseRow.holder == holder, LeaseRow.acquired_at),
+                        else_=literal(now, UTCDateTime()),
+                    ),
+                    expires_at=expires,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if _rowcount(taken) == 1:
+                return True
+            return self._insert_lease(session, name, holder=holder, now=now, expires=expires)
+
+    def renew_lease(self, name: str, *, holder: str, ttl: float, now: datetime) -> bool:
+        """Extend our lease to `now + ttl`. False when someone else holds it (or nobody):
+        the caller has lost the right to act and must stop."""
+        with self._session(write=True) as session:
+            renewed = session.execute(
+                update(LeaseRow)
+                .where(LeaseRow.name == name, LeaseRow.holder == holder)
+                .values(expires_at=now + timedelta(seconds=ttl))
+                .execution_options(synchronize_session=False)
+            )
+            return _rowcount(renewed) == 1
+
+    def release_lease(self, name: str, *, holder: str) -> None:
+        """Give the lease up; a no-op when `holder` does not hold it."""
+        with self._session(write=True) as session:
+            row = session.get(LeaseRow, name)
+            if row is not None and row.holder == holder:
+                session.delete(row)
+
+    def lease(self, name: str) -> Lease | None:
+        with self._session() as session:
+            row = session.get(LeaseRow, name)
+            return None if row is None else records.lease_from(row)
+
+    def steal_lease(
+        self, name: str, *, holder: str, ttl: float, now: datetime, expected_holder: str
+    ) -> bool:
+        """Take the lease from `expected_holder` (known dead) even before it expires.
+        False when the lease moved to anyone else meanwhile."""
+        expires = now + timedelta(seconds=ttl)
+        with self._session(write=True) as session:
+            stolen = session.execute(
+                update(LeaseRow)
+                .where(LeaseRow.name == name, LeaseRow.holder == expected_holder)
+                .values(holder=holder, acquired_at=now, expires_at=expires)
+                .execution_options(synchronize_session=False)
+            )
+            if _rowcount(stolen) == 1:
+                return True
+            return self._insert_lease(session, name, holder=holder, now=now, expires=expires)
+
+    @staticmethod
+    def _insert_lease(
+        session: Session, name: str, *, holder: str, now: datetime, expires: datetime
+    ) -> bool:
+        """Create the lease row; False if it exists (someone holds it)."""
+        try:
+            with session.begin_nested():
+                session.execute(
+                    insert(LeaseRow).values(
+                        name=name, holder=holder, acquired_at=now, expires_at=expires
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    # -- releases ----------------------------------------------------------------------
+
+    def set_stable(
+        self, *, service: str, version: str, rollout_id: str | None, at: datetime
+    ) -> None:
+        """Record that `version` became the stable version of `service` at `at`."""
+        with self._session(write=True) as session:
+            session.add(ReleaseRow(service=service, version=version, rollout_id=rollout_id, at=at))
+
+    def stable_version(self, service: str) -> str | None:
+        history = self.release_history(service, limit=1)
+        return history[0].version if history else None
+
+    def release_history(self, service: str, *, limit: int | None = None) -> list[Release]:
+        """What became stable, newest first."""
+        query = (
+            select(ReleaseRow)
+            .where(ReleaseRow.service == service)
+            .order_by(ReleaseRow.at.desc(), ReleaseRow.id.desc())
+            .limit(limit)
+        )
+        with self._session() as session:
+            return [records.release_from(row) for row in session.scalars(query)]

@@ -1,0 +1,106 @@
+"""watchstander.yaml: defaults, durations and errors that name file, line and field."""
+
+from __future__ import annotations
+
+import pytest
+
+from watchstander.config.duration import format_duration, parse_duration
+from watchstander.config.loader import load_config, parse_config
+from watchstander.config.template import EXAMPLE_CONFIG
+from watchstander.errors import ConfigError
+
+MINIMAL = """\
+service:
+  name: shop
+target:
+  type: local
+  command: ["./serve", "--port", "{port}"]
+"""
+
+
+def test_minimal_config_gets_the_flows_defaults() -> None:
+    c = parse_config(MINIMAL)
+    assert c.strategy.canary.steps == [5, 25, 50, 100]
+    assert c.strategy.observation == 900
+    assert c.rollback.triggers.error_rate_increase_pp == 2
+    assert c.rollback.triggers.latency_p99_increase_pct == 20
+    assert c.rollback.triggers.throughput_drop_pct == 30
+    assert c.rollback.triggers.max_restarts == 3 and c.rollback.triggers.restart_window == 300
+    assert c.rollback.on_regression is True
+    assert c.target.replicas == 3
+
+
+def test_the_init_template_is_valid() -> None:
+    c = parse_config(EXAMPLE_CONFIG)
+    assert c.service.name == "my-service" and c.smoke
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90s", 90), ("5m", 300), ("1h30m", 5400), ("200ms", 0.2), (12, 12), ("2d", 172800)],
+)
+def test_durations(text: object, seconds: float) -> None:
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("bad", ["5q", "", "m5", -1, True, "1h 5x"])
+def test_bad_durations(bad: object) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(bad)
+
+
+def test_format_duration() -> None:
+    assert [format_duration(x) for x in (45, 300, 330, 5400)] == ["45s", "5m", "5m30s", "1h30m"]
+
+
+def test_errors_name_file_line_and_field() -> None:
+    text = (
+        MINIMAL
+        + "  replicas: 0\nstrategy:\n  canary:\n    steps: [50, 20]\nanalysis:\n  interval: soon\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, source="ws.yaml")
+    lines = str(info.value).splitlines()
+    assert "ws.yaml:6: target.replicas: Input should be greater than or equal to 1" in lines
+    assert any(
+        line.startswith("ws.yaml:9: strategy.canary.steps:") and "increase" in line
+        for line in lines
+    )
+    assert any(line.startswith("ws.yaml:11: analysis.interval:") for line in lines)
+
+
+def test_unknown_fields_and_missing_sections() -> None:
+    with pytest.raises(ConfigError, match=r"x.yaml:6: target.replicaz: Extra inputs"):
+        parse_config(MINIMAL + "  replicaz: 2\n", source="x.yaml")
+    with pytest.raises(ConfigError, match=r"x.yaml:1: target: Field required"):
+        parse_config("service:\n  name: a\n", source="x.yaml")
+
+
+def test_command_needs_a_port_placeholder() -> None:
+    with pytest.raises(ConfigError, match=r":5: target.command: .*\{port\}"):
+        parse_config(MINIMAL.replace('"{port}"', '"8000"'))
+
+
+def test_yaml_syntax_errors_have_a_line() -> None:
+    with pytest.raises(ConfigError, match=r"c.yaml:3: invalid YAML"):
+        parse_config("service:\n  name: a\n  - b\n", source="c.yaml")
+
+
+def test_empty_and_non_mapping_files() -> None:
+    with pytest.raises(ConfigError, match="empty"):
+        parse_config("")
+    with pytest.raises(ConfigError, match="mapping"):
+        parse_config("- a\n- b\n")
+
+
+def test_unreadable_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_smoke_checks_and_slos_validate() -> None:
+    text = MINIMAL + "smoke:\n  - name: v\n    type: http\n    json_field: version\n"
+    with pytest.raises(ConfigError, match="json_field and json_equals go together"):
+        parse_config(text)
+    with pytest.raises(ConfigError, match="needs max or min"):
+        parse_config(MINIMAL + "slos:\n  - name: a\n    metric: error_rate\n")
