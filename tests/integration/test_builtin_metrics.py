@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -45,10 +46,11 @@ async def test_metrics_per_version_from_one_stats_call(
 ) -> None:
     plane = make_dataplane({V2: {"error_rate": 0.2, "latency_ms": 40}})
     await plane.deploy({V1: 1, V2: 1}, {V1: 50, V2: 50})
-    start = utc(time.time())
+    # Whole seconds: the source only counts seconds that lie entirely inside a window.
+    start = utc(math.floor(time.time()))
     async with httpx.AsyncClient(base_url=plane.router_url) as client:
         responses = [await client.get("/work") for _ in range(100)]
-    end = utc(time.time() + 0.01)
+    end = utc(math.ceil(time.time() + 0.01))
     failed = sum(1 for r in responses if r.status_code == 500)
     assert 0 < failed < 50
 
@@ -147,3 +149,24 @@ async def test_fake_metric_source_turns_exceptions_into_samples() -> None:
     assert ok == Sample(0.01, count=100, query="fake")
     assert failed.error == "RuntimeError('no such series')" and failed.value is None
     assert [q.version for q in source.queries] == [V1, V2] and source.closed
+
+
+async def test_only_whole_seconds_inside_the_window_are_counted() -> None:
+    """A partial second at either end would mix traffic from before a weight change into
+    the window (a false throughput drop at 25% was seen this way)."""
+    seen: list[tuple[float, float]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((float(request.url.params["since"]), float(request.url.params["until"])))
+        return httpx.Response(200, json={"service": "demo", "versions": {}})
+
+    source = BuiltinMetricSource("127.0.0.1:9", transport=httpx.MockTransport(handler))
+    try:
+        sample = await source.query(query("throughput", V1, utc(1000.4), utc(1003.7)))
+        short = await source.query(query("throughput", V1, utc(2000.2), utc(2000.9)))
+    finally:
+        await source.aclose()
+    assert seen[0] == (1001.0, 1003.0)
+    assert "[00:16:41Z, 00:16:43Z]" in sample.query
+    assert seen[1] == (2000.2, 2000.9)  # under one whole second: the window as asked
+    assert short.error is None

@@ -16,6 +16,7 @@ Sample(value=None, error=...); this never raises.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import OrderedDict
 from datetime import UTC, datetime
@@ -56,9 +57,15 @@ class BuiltinMetricSource:
 
     async def query(self, q: MetricQuery) -> Sample:
         since, until = q.start.timestamp(), q.end.timestamp()
+        # The router counts per whole second. Only the seconds that lie entirely inside the
+        # window are used: a partial second at either end would mix in traffic from before a
+        # weight change (or the unfinished current second) and skew per-version shares.
+        whole_since, whole_until = math.ceil(since), math.floor(until)
+        if whole_until - whole_since >= 1:
+            since, until = float(whole_since), float(whole_until)
         described = (
             f"builtin: {q.metric}{{service={q.service},version={q.version}}} "
-            f"[{_hms(q.start)}, {_hms(q.end)}]"
+            f"[{_hms(_utc(since))}, {_hms(_utc(until))}]"
         )
         if q.metric not in METRICS:
             return Sample(None, query=described, error=f"unknown metric {q.metric!r}")
@@ -138,3 +145,7 @@ def _describe(exc: Exception, address: str) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return f"GET /stats on {address} timed out"
     return f"GET /stats on {address} failed: {exc!r}"
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=UTC)
