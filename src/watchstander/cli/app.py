@@ -312,7 +312,12 @@ def rollout_abort(ctx: typer.Context, rollout_id: str | None = typer.Argument(No
 def rollout_resume(ctx: typer.Context, rollout_id: str | None = typer.Argument(None)) -> None:
     """Continue a paused or interrupted rollout from its stored state to its end."""
     ws = _state(ctx).workspace()
-    rollout = asyncio.run(operations.resume(ws, rollout_id, on_event=print_event))
+    rollout, driven = asyncio.run(operations.resume(ws, rollout_id, on_event=print_event))
+    if not driven:
+        console.print(
+            f"✓ resume queued for {rollout.id}; the controller driving it applies it within a second"
+        )
+        return
     _summary(rollout, ws)
     raise typer.Exit(_exit_for(rollout))
 

@@ -10,9 +10,6 @@ process can pick the rollout up (`watchstander rollout resume`).
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,7 +19,8 @@ import httpx
 
 from watchstander.clock import Clock
 from watchstander.config.models import Config
-from watchstander.errors import ConflictError, WatchstanderError
+from watchstander.engine.lease import LEASE_TTL, ServiceLease, holder_id
+from watchstander.errors import WatchstanderError
 from watchstander.providers.metrics.base import MetricQuery, MetricSource, Sample
 from watchstander.providers.smoke import run_smoke
 from watchstander.providers.targets.base import Target
@@ -47,28 +45,9 @@ from watchstander.release.actions import (
 from watchstander.release.models import Event, Rollout, RolloutPhase, Severity, Strategy
 from watchstander.store.repository import Store
 
-__all__ = ["RolloutController", "holder_id", "lease_name", "LEASE_TTL"]
+__all__ = ["RolloutController", "apply_commands"]
 
-LEASE_TTL = 15.0
 _SLICE = 0.2  # longest uninterrupted sleep: commands and lease renewal are checked this often
-
-
-def holder_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def lease_name(service: str) -> str:
-    return f"rollout:{service}"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass
@@ -84,57 +63,17 @@ class RolloutController:
     holder: str = field(default_factory=holder_id)
     lease_ttl: float = LEASE_TTL
     smoke_transport: httpx.AsyncBaseTransport | None = None
-    _lease_renewed: datetime | None = None
 
     # -- lease -------------------------------------------------------------------------
 
+    def __post_init__(self) -> None:
+        self.lease = ServiceLease(self.store, self.clock, self.holder, self.lease_ttl)
+
     def acquire(self, service: str) -> None:
-        """Take the service's rollout lease, or say who has it."""
-        name = lease_name(service)
-        now = self.clock.now()
-        if self.store.acquire_lease(name, holder=self.holder, ttl=self.lease_ttl, now=now):
-            self._lease_renewed = now
-            return
-        current = self.store.lease(name)
-        if current is not None:
-            host, _, rest = current.holder.partition(":")
-            pid_text = rest.partition(":")[0]
-            if (
-                host == socket.gethostname()
-                and pid_text.isdigit()
-                and not _pid_alive(int(pid_text))
-            ):
-                # The holder died on this machine: no need to wait for its lease to expire.
-                if self.store.steal_lease(
-                    name,
-                    holder=self.holder,
-                    ttl=self.lease_ttl,
-                    now=now,
-                    expected_holder=current.holder,
-                ):
-                    self._lease_renewed = now
-                    return
-            raise ConflictError(
-                f"another watchstander process (pid {pid_text or '?'} on {host}) is driving the "
-                f"rollout of {service}; its lease runs until {current.expires_at:%H:%M:%S} UTC"
-            )
-        raise ConflictError(f"could not take the rollout lease of {service}")
+        self.lease.acquire(service)
 
     def release(self, service: str) -> None:
-        self.store.release_lease(lease_name(service), holder=self.holder)
-
-    def _renew(self, service: str) -> None:
-        now = self.clock.now()
-        if (
-            self._lease_renewed is not None
-            and (now - self._lease_renewed).total_seconds() < self.lease_ttl / 3
-        ):
-            return
-        if not self.store.renew_lease(
-            lease_name(service), holder=self.holder, ttl=self.lease_ttl, now=now
-        ):
-            raise ConflictError(f"lost the rollout lease of {service} to another process")
-        self._lease_renewed = now
+        self.lease.release(service)
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -142,8 +81,8 @@ class RolloutController:
         """Drive the rollout to a terminal phase; the caller holds the lease."""
         rollout = self.store.get_rollout(rollout_id)
         while True:
-            self._renew(rollout.service)
-            rollout = self._commands(self.store.get_rollout(rollout_id))
+            self.lease.renew(rollout.service)
+            rollout = self.apply_commands(self.store.get_rollout(rollout_id))
             now = self.clock.now()
             if rollout.phase is RolloutPhase.PENDING:
                 rollout = self._save(transitions.start(rollout, now))
@@ -167,13 +106,8 @@ class RolloutController:
         self._finish(rollout)
         return rollout
 
-    def _commands(self, rollout: Rollout) -> Rollout:
-        for cmd in self.store.pending_commands(rollout.id):
-            t = transitions.apply_command(rollout, cmd, self.clock.now())
-            rollout = self._save(t)
-            if cmd.id is not None:
-                self.store.complete_command(cmd.id, at=self.clock.now(), result=rollout.phase.value)
-        return rollout
+    def apply_commands(self, rollout: Rollout) -> Rollout:
+        return apply_commands(self.store, rollout, self.clock, self.on_event)
 
     async def _wait(self, rollout: Rollout, action: Wait) -> None:
         """Sleep until `action.until`, waking early for a queued command."""
@@ -183,7 +117,7 @@ class RolloutController:
             if remaining is not None and remaining <= 0:
                 return
             await self.clock.sleep(_SLICE if remaining is None else min(_SLICE, remaining))
-            self._renew(rollout.service)
+            self.lease.renew(rollout.service)
             if self.store.pending_commands(rollout.id):
                 return
 
@@ -309,3 +243,22 @@ class RolloutController:
                 root=self.reports_root,
                 project=self.config.reports.project or self.config.service.name,
             )
+
+
+def apply_commands(
+    store: Store,
+    rollout: Rollout,
+    clock: Clock,
+    on_event: Callable[[Rollout, Event], None] | None = None,
+) -> Rollout:
+    """Apply the rollout's queued manual commands, oldest first (the caller holds the lease)."""
+    for cmd in store.pending_commands(rollout.id):
+        t = transitions.apply_command(rollout, cmd, clock.now())
+        store.save_rollout(t.rollout, events=t.events)
+        rollout = t.rollout
+        if on_event is not None:
+            for event in t.events:
+                on_event(rollout, event)
+        if cmd.id is not None:
+            store.complete_command(cmd.id, at=clock.now(), result=rollout.phase.value)
+    return rollout

@@ -17,7 +17,8 @@ from typing import Any
 from watchstander.clock import Clock, SystemClock
 from watchstander.config.loader import find_config, load_config
 from watchstander.config.models import Config
-from watchstander.engine.controller import RolloutController
+from watchstander.engine.controller import RolloutController, apply_commands
+from watchstander.engine.lease import ServiceLease
 from watchstander.engine.settings import settings_from_config
 from watchstander.errors import ConflictError, NotFoundError, UsageError
 from watchstander.providers.metrics.base import MetricSource
@@ -211,7 +212,16 @@ async def _drive(
         await target.ping()
         with ws.open_store() as store:
             controller = _controller(ws, store, target, metrics, clock, on_event)
-            controller.acquire(ws.config.service.name)
+            try:
+                controller.acquire(ws.config.service.name)
+            except ConflictError as exc:
+                active = store.active_rollout(ws.config.service.name)
+                if active is None:
+                    raise
+                raise ConflictError(
+                    f"rollout {active.id} of {active.service} {active.version} is still "
+                    f"{active.phase.value} and {exc}"
+                ) from None
             try:
                 rollout = start(store)
                 return await controller.run(rollout.id)
@@ -272,21 +282,44 @@ async def resume(
     on_event: EventSink | None = None,
     target: Target | None = None,
     metrics: MetricSource | None = None,
-) -> Rollout:
+) -> tuple[Rollout, bool]:
     """Continue a rollout from its stored state to a consistent end (after a crash, or
-    after a pause). Unpauses a paused rollout."""
+    after a pause). A paused rollout is unpaused: through the controller that drives it,
+    if one is running (then this returns at once, with driven_here False)."""
     clock = clock or SystemClock()
-
-    def start(store: Store) -> Rollout:
+    with ws.open_store() as store:
         rollout = _find(store, ws, rollout_id)
-        if rollout.paused:
-            store.enqueue_command(
-                Command(rollout_id=rollout.id, name="resume", by="cli", at=clock.now())
-            )
-        return rollout
+    if rollout.paused:
+        return await control(
+            ws,
+            "resume",
+            rollout_id=rollout.id,
+            clock=clock,
+            on_event=on_event,
+            target=target,
+            metrics=metrics,
+        )
+    return await _continue(
+        ws, rollout.id, clock=clock, on_event=on_event, target=target, metrics=metrics
+    ), True
 
+
+async def _continue(
+    ws: Workspace,
+    rollout_id: str,
+    *,
+    clock: Clock,
+    on_event: EventSink | None,
+    target: Target | None,
+    metrics: MetricSource | None,
+) -> Rollout:
     return await _drive(
-        ws, clock=clock, on_event=on_event, start=start, target=target, metrics=metrics
+        ws,
+        clock=clock,
+        on_event=on_event,
+        start=lambda store: store.get_rollout(rollout_id),
+        target=target,
+        metrics=metrics,
     )
 
 
@@ -302,7 +335,7 @@ async def control(
     target: Target | None = None,
     metrics: MetricSource | None = None,
 ) -> tuple[Rollout, bool]:
-    """Queue pause | promote | abort. If a controller is running it applies the command
+    """Queue pause | resume | promote | abort. If a controller is running it applies the command
     within one poll; otherwise this process applies it and, for promote and abort, drives
     the rollout on to its end. Returns (rollout, driven_here)."""
     clock = clock or SystemClock()
@@ -313,31 +346,18 @@ async def control(
         store.enqueue_command(
             Command(rollout_id=rollout.id, name=name, args=args or {}, by=by, at=clock.now())
         )
-        probe = RolloutController(
-            store=store,
-            target=target or make_target(ws.config),
-            metrics=metrics or make_metrics(ws.config),
-            config=ws.config,
-            settings=settings_from_config(ws.config),
-            clock=clock,
-        )
+        lease = ServiceLease(store, clock)
         try:
-            probe.acquire(rollout.service)
+            lease.acquire(rollout.service)
         except ConflictError:
-            return rollout, False  # a live controller will apply it
-        if name == "pause":
-            # Nothing to perform: apply it here and leave the rollout paused.
-            try:
-                rollout = probe._commands(store.get_rollout(rollout.id))
-            finally:
-                probe.release(rollout.service)
-            return rollout, True
-        probe.release(rollout.service)
-        if not target:
-            await probe.target.aclose()
-        if not metrics:
-            await probe.metrics.aclose()
-    done = await resume(
+            return rollout, False  # a live controller applies it within one poll
+        try:
+            if name == "pause":
+                # Nothing to perform: apply it here and leave the rollout paused.
+                return apply_commands(store, store.get_rollout(rollout.id), clock, on_event), True
+        finally:
+            lease.release(rollout.service)
+    done = await _continue(
         ws, rollout.id, clock=clock, on_event=on_event, target=target, metrics=metrics
     )
     return done, True

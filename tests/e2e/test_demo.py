@@ -1,0 +1,108 @@
+"""`watchstander demo`: the three-deployment scenario under load, run as users run it."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import run_cli, stop_dataplane, wait_until
+from watchstander.dataplane import daemon
+from watchstander.dataplane.state import PID_FILE
+
+pytestmark = [pytest.mark.e2e, pytest.mark.demo]
+
+DEMO_TIMEOUT_S = 240.0
+
+
+@pytest.fixture
+def demo_dir(tmp_path: Path) -> Iterator[Path]:
+    workdir = tmp_path / "demo"
+    try:
+        yield workdir
+    finally:
+        # The demo stops its daemon itself; this is for a demo that failed or was killed.
+        stop_dataplane(workdir / ".watchstander")
+
+
+def _results_row(stdout: str, version: str) -> list[str]:
+    rows = [
+        [cell.strip() for cell in line.strip().strip("│").split("│")]
+        for line in stdout.splitlines()
+        if line.strip().startswith(f"│ {version} ")
+    ]
+    assert len(rows) == 1, f"no single results row for {version}:\n{stdout}"
+    return rows[0]
+
+
+def test_demo_matches_every_outcome_and_leaves_nothing_running(demo_dir: Path) -> None:
+    result = run_cli(
+        "demo", "--workdir", str(demo_dir), cwd=demo_dir.parent, timeout=DEMO_TIMEOUT_S
+    )
+
+    assert result.returncode == 0, result
+    assert "every outcome matched" in result.stdout, result
+    header = next(line for line in result.stdout.splitlines() if "conn errs" in line)
+    columns = [cell.strip() for cell in header.strip().strip("┃").split("┃")]
+    assert columns[0] == "version" and columns[-1] == "conn errs", header
+    expected = {"1.1.0": "RolledBack", "1.2.0": "Succeeded", "1.3.0": "RolledBack"}
+    for version, outcome in expected.items():
+        row = _results_row(result.stdout, version)
+        assert len(row) == len(columns), row
+        assert row[columns.index("outcome")] == outcome, row
+        assert row[columns.index("conn errs")] == "0", row
+    assert re.search(r"load generator: \d+ requests, 0 connection errors", result.stdout)
+
+    reports = demo_dir / ".aiwg" / "reports"
+    deployment = demo_dir / ".aiwg" / "deployment"
+    for version, status in (("1.1.0", "ROLLBACK"), ("1.2.0", "SUCCESS"), ("1.3.0", "ROLLBACK")):
+        report = (reports / f"deployment-report-{version}.md").read_text(encoding="utf-8")
+        assert f"Status: {status}" in report, f"{version}:\n{report[:500]}"
+    for version in ("1.1.0", "1.3.0"):
+        assert (deployment / f"rollback-report-{version}.md").is_file()
+    assert not (deployment / "rollback-report-1.2.0.md").exists()
+
+    state_dir = demo_dir / ".watchstander"
+    assert daemon.running_pid(state_dir) is None, "the demo left its data plane running"
+    pid_file = state_dir / PID_FILE
+    if pid_file.exists():
+        pid = int(pid_file.read_text(encoding="ascii").strip())
+        assert not _alive(pid), f"the demo's data plane (pid {pid}) is still alive"
+    faults = str(demo_dir / "faults.json").encode()
+    wait_until(
+        lambda: not _processes_mentioning(faults),
+        5,
+        message="the demo's replicas to exit",
+    )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] not in {"Z", "X"}
+
+
+def _processes_mentioning(needle: bytes) -> list[int]:
+    """Live processes whose command line contains `needle` (the demo's replicas)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if needle in cmdline and int(proc.name) != os.getpid() and _alive(int(proc.name)):
+            found.append(int(proc.name))
+    return found
