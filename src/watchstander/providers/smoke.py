@@ -42,6 +42,29 @@ async def run_smoke(
     return tuple(results)
 
 
+class _Recorder:
+    """Builds one check's SmokeResult, timed from its creation."""
+
+    def __init__(self, name: str, scope: str, version: str | None, now: datetime) -> None:
+        self.name, self.scope, self.version, self.now = name, scope, version, now
+        self.started = time.perf_counter()
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000
+
+    def __call__(self, passed: bool, detail: str, status: int | None = None) -> SmokeResult:
+        return SmokeResult(
+            name=self.name,
+            scope=self.scope,
+            version=self.version,
+            passed=passed,
+            detail=detail,
+            at=self.now,
+            duration_ms=round(self.elapsed_ms(), 1),
+            status=status,
+        )
+
+
 def _field(data: object, path: str) -> object:
     for part in path.split("."):
         if isinstance(data, dict) and part in data:
@@ -62,19 +85,7 @@ async def _http(
     now: datetime,
 ) -> SmokeResult:
     url = endpoint.url.rstrip("/") + "/" + check.path.lstrip("/")
-    started = time.perf_counter()
-
-    def result(passed: bool, detail: str, status: int | None = None) -> SmokeResult:
-        return SmokeResult(
-            name=check.name,
-            scope=scope,
-            version=version,
-            passed=passed,
-            detail=detail,
-            at=now,
-            duration_ms=round((time.perf_counter() - started) * 1000, 1),
-            status=status,
-        )
+    result = _Recorder(check.name, scope, version, now)
 
     try:
         response = await client.request(
@@ -82,7 +93,7 @@ async def _http(
         )
     except httpx.HTTPError as exc:
         return result(False, f"{check.method} {check.path}: {type(exc).__name__}: {exc}")
-    elapsed = (time.perf_counter() - started) * 1000
+    elapsed = result.elapsed_ms()
     if response.status_code != check.expect_status:
         return result(
             False,
@@ -115,19 +126,7 @@ async def _command(
         part.replace("{url}", endpoint.url).replace("{version}", version or "")
         for part in check.command
     ]
-    started = time.perf_counter()
-
-    def result(passed: bool, detail: str, status: int | None = None) -> SmokeResult:
-        return SmokeResult(
-            name=check.name,
-            scope=scope,
-            version=version,
-            passed=passed,
-            detail=detail,
-            at=now,
-            duration_ms=round((time.perf_counter() - started) * 1000, 1),
-            status=status,
-        )
+    result = _Recorder(check.name, scope, version, now)
 
     try:
         proc = await asyncio.create_subprocess_exec(

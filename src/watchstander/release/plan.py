@@ -44,6 +44,13 @@ def build_plan(
     raise ValueError(f"no plan for strategy {strategy}")
 
 
+def _observe(settings: StrategyConfig, label: str) -> tuple[Step, ...]:
+    """The observation window, when one is configured."""
+    if settings.observation <= 0:
+        return ()
+    return (Step(kind=StepKind.OBSERVE, duration=settings.observation, label=label),)
+
+
 def _smoke(scope: str) -> Step:
     return Step(kind=StepKind.SMOKE, scope=scope, label=f"smoke tests ({scope})")
 
@@ -79,14 +86,7 @@ def promotion_tail(settings: StrategyConfig, replicas: int, *, has_smoke: bool) 
     ]
     if has_smoke:
         steps.append(_smoke("production"))
-    if settings.observation > 0:
-        steps.append(
-            Step(
-                kind=StepKind.OBSERVE,
-                duration=settings.observation,
-                label="post-deployment observation",
-            )
-        )
+    steps.extend(_observe(settings, "post-deployment observation"))
     steps.append(_scale(Role.STABLE, 0, "retire the previous version"))
     return tuple(steps)
 
@@ -140,14 +140,7 @@ def _blue_green(
     steps.append(Step(kind=StepKind.SET_WEIGHT, weight=100.0, label="switch traffic to green"))
     if has_smoke:
         steps.append(_smoke("production"))
-    if settings.observation > 0:
-        steps.append(
-            Step(
-                kind=StepKind.OBSERVE,
-                duration=settings.observation,
-                label="post-promotion observation",
-            )
-        )
+    steps.extend(_observe(settings, "post-promotion observation"))
     if cfg.scale_down_delay > 0:
         steps.append(
             Step(
@@ -185,14 +178,7 @@ def _rolling(settings: StrategyConfig, replicas: int, analysis_count: int) -> tu
         steps.append(_analysis(analysis_count, f"health and analysis after batch {batch_no}"))
         if cfg.manual_gate and new < replicas:
             steps.append(Step(kind=StepKind.PAUSE, label=f"manual gate after batch {batch_no}"))
-    if settings.observation > 0:
-        steps.append(
-            Step(
-                kind=StepKind.OBSERVE,
-                duration=settings.observation,
-                label="post-deployment observation",
-            )
-        )
+    steps.extend(_observe(settings, "post-deployment observation"))
     return tuple(steps)
 
 
