@@ -81,7 +81,11 @@ async def test_command_checks_run_argv_without_a_shell() -> None:
         CommandSmokeCheck(
             name="slow",
             type="command",
-            command=[sys.executable, "-c", "import time; time.sleep(30)"],
+            command=[
+                sys.executable,
+                "-c",
+                "import threading; threading.Event().wait()",
+            ],  # never ends
             timeout=0.3,
         ),
         CommandSmokeCheck(name="missing", type="command", command=["/nonexistent/smoke"]),
