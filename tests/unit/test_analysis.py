@@ -157,3 +157,22 @@ def test_triggers_can_be_switched_off_and_slos_added() -> None:
     assert "throughput" not in names and "restarts" not in names and "oom-kills" not in names
     assert "slo:fast" in names
     assert [s.name for s in health_specs(triggers)] == ["unhealthy-instances"]
+
+
+def test_per_metric_overrides_replace_the_analysis_wide_settings() -> None:
+    from watchstander.config.models import MetricOverride
+
+    analysis = AnalysisConfig(
+        no_data="inconclusive",
+        metrics={
+            "error-rate": MetricOverride(no_data="fail", failure_limit=2, min_requests=100),
+            "restarts": MetricOverride(no_data="fail"),
+        },
+    )
+    specs = {s.name: s for s in build_specs(analysis, TriggerConfig())}
+    assert specs["error-rate"].no_data is NoDataPolicy.FAIL
+    assert specs["error-rate"].failure_limit == 2 and specs["error-rate"].min_count == 100
+    assert specs["latency-p99"].no_data is NoDataPolicy.INCONCLUSIVE  # untouched
+    assert specs["restarts"].no_data is NoDataPolicy.FAIL
+    m = judge(specs["error-rate"], Sample(value=0.0, count=50), Sample(value=0.0, count=500), at=AT)
+    assert m.phase is Phase.FAIL and "only 50 requests (< 100)" in m.reason

@@ -104,3 +104,17 @@ def test_smoke_checks_and_slos_validate() -> None:
         parse_config(text)
     with pytest.raises(ConfigError, match="needs max or min"):
         parse_config(MINIMAL + "slos:\n  - name: a\n    metric: error_rate\n")
+
+
+def test_per_metric_overrides_must_name_a_judged_metric() -> None:
+    ok = (
+        MINIMAL
+        + "slos:\n  - {name: fast, metric: latency_p99, max: 300}\nanalysis:\n  metrics:\n    error-rate: {no_data: fail}\n    slo:fast: {failure_limit: 2}\n"
+    )
+    c = parse_config(ok)
+    assert c.analysis.metrics["error-rate"].no_data == "fail"
+    bad = MINIMAL + "analysis:\n  metrics:\n    error_rate: {no_data: fail}\n"
+    with pytest.raises(ConfigError, match="unknown metric.*error_rate.*known: error-rate"):
+        parse_config(bad)
+    with pytest.raises(ConfigError, match=r":8: analysis.metrics.error-rate.no_data"):
+        parse_config(MINIMAL + "analysis:\n  metrics:\n    error-rate: {no_data: never}\n")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from watchstander.analysis.models import Judge, MetricSpec, NoDataPolicy
 from watchstander.config.models import AnalysisConfig, SloTarget, TriggerConfig
 
@@ -117,4 +119,23 @@ def build_specs(
                 )
             )
     specs.extend(health_specs(triggers))
-    return specs
+    return [_override(spec, analysis) for spec in specs]
+
+
+def _override(spec: MetricSpec, analysis: AnalysisConfig) -> MetricSpec:
+    """Apply `analysis.metrics[<name>]`: the explicit per-metric settings win."""
+    o = analysis.metrics.get(spec.name)
+    if o is None:
+        return spec
+    changes: dict[str, object] = {}
+    if o.no_data is not None:
+        changes["no_data"] = NoDataPolicy(o.no_data)
+    if o.failure_limit is not None:
+        changes["failure_limit"] = o.failure_limit
+    if o.inconclusive_limit is not None:
+        changes["inconclusive_limit"] = o.inconclusive_limit
+    if o.consecutive_error_limit is not None:
+        changes["consecutive_error_limit"] = o.consecutive_error_limit
+    if o.min_requests is not None:
+        changes["min_count"] = o.min_requests
+    return dataclasses.replace(spec, **changes)  # type: ignore[arg-type]

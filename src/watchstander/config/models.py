@@ -25,6 +25,8 @@ __all__ = [
     "RollingConfig",
     "StrategyConfig",
     "AnalysisConfig",
+    "MetricOverride",
+    "TRIGGER_NAMES",
     "TriggerConfig",
     "RollbackConfig",
     "HttpSmokeCheck",
@@ -143,6 +145,27 @@ class StrategyConfig(_Model):
     progress_deadline: Seconds = 600.0
 
 
+class MetricOverride(_Model):
+    """Per-metric settings that replace the analysis-wide ones for one judged metric."""
+
+    no_data: NoData | None = None
+    failure_limit: int | None = Field(None, ge=-1)
+    inconclusive_limit: int | None = Field(None, ge=0)
+    consecutive_error_limit: int | None = Field(None, ge=0)
+    min_requests: int | None = Field(None, ge=0)
+
+
+# The names of the judged metrics that overrides may name (SLO targets add "slo:<name>").
+TRIGGER_NAMES = (
+    "error-rate",
+    "latency-p99",
+    "throughput",
+    "restarts",
+    "oom-kills",
+    "unhealthy-instances",
+)
+
+
 class AnalysisConfig(_Model):
     """How often to measure, over what window, and how many verdicts each analysis needs."""
 
@@ -154,6 +177,8 @@ class AnalysisConfig(_Model):
     consecutive_error_limit: int = Field(4, ge=0)
     min_requests: int = Field(20, ge=0)
     no_data: NoData = "inconclusive"
+    # e.g. {"error-rate": {"no_data": "fail"}, "slo:p99": {"failure_limit": 2}}
+    metrics: dict[str, MetricOverride] = Field(default_factory=dict)
 
 
 class TriggerConfig(_Model):
@@ -242,3 +267,14 @@ class Config(_Model):
     slos: list[SloTarget] = Field(default_factory=list)
     store: StoreConfig = StoreConfig()
     reports: ReportsConfig = ReportsConfig()
+
+    @model_validator(mode="after")
+    def _overrides_name_metrics(self) -> Config:
+        known = {*TRIGGER_NAMES, *(f"slo:{slo.name}" for slo in self.slos)}
+        unknown = sorted(set(self.analysis.metrics) - known)
+        if unknown:
+            raise ValueError(
+                f"analysis.metrics names unknown metric(s) {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(known))})"
+            )
+        return self

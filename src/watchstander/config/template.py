@@ -55,6 +55,10 @@ analysis:
   consecutive_error_limit: 4       # query errors in a row before the analysis errors out
   min_requests: 20                 # fewer requests in the window counts as no data
   no_data: inconclusive            # fail | inconclusive | ignore
+  # metrics:                       # per-metric overrides of the settings above, by judged name:
+  #   error-rate: {no_data: fail, min_requests: 100}   # error-rate, latency-p99, throughput,
+  #   restarts: {no_data: ignore}                      # restarts, oom-kills, unhealthy-instances,
+  #                                                    # slo:<name>
 
 rollback:
   on_regression: true              # false: pause and wait for a human instead
