@@ -16,7 +16,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,27 +81,6 @@ def run_cli(*args: str, cwd: Path, timeout: float = 60.0) -> Result:
         check=False,
     )
     return Result(tuple(args), proc.returncode, proc.stdout, proc.stderr)
-
-
-def wait_until(
-    predicate: Callable[[], Any],
-    timeout: float,
-    *,
-    message: str,
-    interval: float = 0.05,
-) -> Any:
-    """Poll `predicate` until it returns something truthy and return that; fail the test
-    with `message` (and the last value) when `timeout` seconds pass first."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() >= deadline:
-            raise AssertionError(
-                f"timed out after {timeout:g}s waiting for {message} (last: {result!r})"
-            )
-        time.sleep(interval)  # the poll interval, not a wait for the condition
 
 
 @dataclass

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import run_cli, stop_dataplane, wait_until
+from tests.e2e.conftest import run_cli, stop_dataplane
+from tests.polling import wait_for
 from watchstander.dataplane import daemon
 from watchstander.dataplane.state import PID_FILE
+from watchstander.processes import pid_alive
 
 pytestmark = [pytest.mark.e2e, pytest.mark.demo]
 
@@ -38,7 +40,7 @@ def _results_row(stdout: str, version: str) -> list[str]:
     return rows[0]
 
 
-def test_demo_matches_every_outcome_and_leaves_nothing_running(demo_dir: Path) -> None:
+async def test_demo_matches_every_outcome_and_leaves_nothing_running(demo_dir: Path) -> None:
     result = run_cli(
         "demo", "--workdir", str(demo_dir), cwd=demo_dir.parent, timeout=DEMO_TIMEOUT_S
     )
@@ -70,27 +72,13 @@ def test_demo_matches_every_outcome_and_leaves_nothing_running(demo_dir: Path) -
     pid_file = state_dir / PID_FILE
     if pid_file.exists():
         pid = int(pid_file.read_text(encoding="ascii").strip())
-        assert not _alive(pid), f"the demo's data plane (pid {pid}) is still alive"
+        assert not pid_alive(pid), f"the demo's data plane (pid {pid}) is still alive"
     faults = str(demo_dir / "faults.json").encode()
-    wait_until(
+    await wait_for(
         lambda: not _processes_mentioning(faults),
         5,
         message="the demo's replicas to exit",
     )
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] not in {"Z", "X"}
 
 
 def _processes_mentioning(needle: bytes) -> list[int]:
@@ -103,6 +91,6 @@ def _processes_mentioning(needle: bytes) -> list[int]:
             cmdline = (proc / "cmdline").read_bytes()
         except OSError:
             continue
-        if needle in cmdline and int(proc.name) != os.getpid() and _alive(int(proc.name)):
+        if needle in cmdline and int(proc.name) != os.getpid() and pid_alive(int(proc.name)):
             found.append(int(proc.name))
     return found

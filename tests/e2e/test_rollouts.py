@@ -11,8 +11,8 @@ from tests.e2e.conftest import (
     HEALTHY_FAULTS,
     Workspace,
     dataplane_up,
-    wait_until,
 )
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -63,7 +63,7 @@ def test_first_release_goes_live_on_the_data_plane(live_workspace: Workspace) ->
     assert "already live" in again.stderr, again
 
 
-def test_second_deploy_is_refused_while_a_canary_waits_for_promotion(
+async def test_second_deploy_is_refused_while_a_canary_waits_for_promotion(
     workspace: Workspace,
 ) -> None:
     ws = workspace
@@ -81,7 +81,7 @@ def test_second_deploy_is_refused_while_a_canary_waits_for_promotion(
     _deploy_first_release(ws)
 
     deploy = ws.start("deploy", "1.1.0", "--yes")
-    paused = wait_until(lambda: _phase_is(ws, "Paused"), 30, message="the canary to pause")
+    paused = await wait_for(lambda: _phase_is(ws, "Paused"), 30, message="the canary to pause")
 
     assert paused["version"] == "1.1.0"
     assert paused["step"]["label"] == "pause until promoted", paused
@@ -122,7 +122,7 @@ def test_second_deploy_is_refused_while_a_canary_waits_for_promotion(
     assert paused["id"] in line and "1.1.0" in line, line  # names the rollout in progress
 
 
-def test_pause_and_resume_are_applied_by_the_running_deploy(workspace: Workspace) -> None:
+async def test_pause_and_resume_are_applied_by_the_running_deploy(workspace: Workspace) -> None:
     ws = workspace
     ws.write_faults(HEALTHY_FAULTS)
 
@@ -136,16 +136,16 @@ def test_pause_and_resume_are_applied_by_the_running_deploy(workspace: Workspace
     _deploy_first_release(ws)
 
     deploy = ws.start("deploy", "1.1.0", "--yes")
-    wait_until(lambda: "pause 10s" in deploy.stdout, 20, message="the 10 s pause to start")
+    await wait_for(lambda: "pause 10s" in deploy.stdout, 20, message="the 10 s pause to start")
     pause = ws.cli("rollout", "pause")
 
     assert pause.returncode == 0, pause
     assert "queued" in pause.stdout, pause
     assert pause.stderr == "", pause
-    wait_until(
+    await wait_for(
         lambda: "paused by cli" in deploy.stdout, 10, message="the deploy to apply the pause"
     )
-    paused = wait_until(lambda: _phase_is(ws, "Paused"), 10, message="phase Paused")
+    paused = await wait_for(lambda: _phase_is(ws, "Paused"), 10, message="phase Paused")
 
     assert paused["version"] == "1.1.0" and paused["paused"] is True, paused
     assert paused["pause_reason"] == "paused by cli", paused

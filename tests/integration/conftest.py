@@ -8,15 +8,12 @@ polls with a deadline, never with fixed sleeps.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import inspect
 import json
 import os
 import signal
 import socket
 import sys
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -27,6 +24,7 @@ import httpx
 import pytest
 import yaml
 
+from tests.polling import wait_for
 from watchstander.dataplane import daemon
 
 DEMO_COMMAND = [
@@ -45,29 +43,6 @@ FAST_TARGET: dict[str, Any] = {
     "drain_timeout": "10s",
     "ready_timeout": "10s",
 }
-
-
-async def wait_for(
-    predicate: Callable[[], object],
-    timeout: float = 10.0,
-    *,
-    interval: float = 0.05,
-    message: str = "condition",
-) -> Any:
-    """Poll `predicate` (sync, or returning an awaitable) until it gives something truthy;
-    return that. Fails the test with `message` when `timeout` seconds pass first."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() >= deadline:
-            raise AssertionError(
-                f"timed out after {timeout:g}s waiting for {message} (last: {result!r})"
-            )
-        await asyncio.sleep(interval)
 
 
 @pytest.fixture(name="wait_for")

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.integration.conftest import wait_for
 
+from tests.polling import wait_for
 from watchstander.dataplane import daemon
 from watchstander.demo.loadgen import LoadGenerator
 from watchstander.demo.setup import write_demo

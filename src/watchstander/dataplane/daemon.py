@@ -27,6 +27,7 @@ from watchstander.config.loader import load_config
 from watchstander.config.models import Config
 from watchstander.dataplane import state
 from watchstander.errors import DataPlaneError
+from watchstander.processes import pid_alive
 
 __all__ = ["start", "stop", "status", "running_pid", "log_path"]
 
@@ -40,22 +41,15 @@ def log_path(state_dir: Path) -> Path:
 
 def _is_data_plane(pid: int) -> bool:
     """Alive, not a zombie, and (where /proc exists) running watchstander.dataplane."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not pid_alive(pid):
         return False
-    except PermissionError:
-        return False  # not ours to manage
     proc = Path(f"/proc/{pid}")
     if not proc.is_dir():
         return True
     try:
-        stat = (proc / "stat").read_text(encoding="ascii", errors="replace")
-        if stat.rpartition(")")[2].split()[0] in {"Z", "X"}:
-            return False
         return _MARKER in (proc / "cmdline").read_bytes()
-    except (OSError, IndexError):
-        return False
+    except OSError:
+        return False  # not ours to read, so not ours to manage
 
 
 def running_pid(state_dir: Path) -> int | None:

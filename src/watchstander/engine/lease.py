@@ -16,6 +16,7 @@ from datetime import datetime
 
 from watchstander.clock import Clock
 from watchstander.errors import ConflictError
+from watchstander.processes import pid_alive
 from watchstander.store.repository import Store
 
 __all__ = ["ServiceLease", "holder_id", "lease_name", "LEASE_TTL"]
@@ -29,16 +30,6 @@ def holder_id() -> str:
 
 def lease_name(service: str) -> str:
     return f"rollout:{service}"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass
@@ -61,7 +52,7 @@ class ServiceLease:
             raise ConflictError(f"could not take the rollout lease of {service}")
         host, _, rest = current.holder.partition(":")
         pid_text = rest.partition(":")[0]
-        dead = host == socket.gethostname() and pid_text.isdigit() and not _pid_alive(int(pid_text))
+        dead = host == socket.gethostname() and pid_text.isdigit() and not pid_alive(int(pid_text))
         if dead and self.store.steal_lease(
             name, holder=self.holder, ttl=self.ttl, now=now, expected_holder=current.holder
         ):
