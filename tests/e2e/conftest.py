@@ -68,12 +68,13 @@ class Result:
         )
 
 
-def run_cli(*args: str, cwd: Path, timeout: float = 60.0) -> Result:
+def run_cli(*args: str, cwd: Path, timeout: float = 60.0, stdin: str | None = None) -> Result:
     proc = subprocess.run(
         [*CLI, *args],
         cwd=cwd,
         env=cli_env(),
-        stdin=subprocess.DEVNULL,
+        input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
         capture_output=True,
         text=True,
         encoding="utf-8",
@@ -149,8 +150,10 @@ class Workspace:
     def state_dir(self) -> Path:
         return self.root / ".watchstander"
 
-    def cli(self, *args: str, timeout: float = 60.0) -> Result:
-        return run_cli("-C", str(self.root), *args, cwd=self.root.parent, timeout=timeout)
+    def cli(self, *args: str, timeout: float = 60.0, stdin: str | None = None) -> Result:
+        return run_cli(
+            "-C", str(self.root), *args, cwd=self.root.parent, timeout=timeout, stdin=stdin
+        )
 
     def start(self, *args: str) -> Background:
         """Start `watchstander -C ROOT ARGS...` in the background (stopped at teardown)."""
@@ -184,6 +187,7 @@ class Workspace:
     def teardown(self) -> None:
         for bg in self.background:
             bg.stop()
+        stop_dataplane(self.state_dir / "staging")
         stop_dataplane(self.state_dir)
 
 
@@ -197,11 +201,19 @@ def stop_dataplane(state_dir: Path) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+def without_gates(config: dict[str, Any]) -> None:
+    """No readiness check and no staging environment: for tests of the rollout itself
+    (the gates have their own end-to-end tests in test_gates.py)."""
+    config.pop("staging", None)
+    config["readiness"] = {"enabled": False}
+
+
 @pytest.fixture
 def workspace(tmp_path: Path) -> Iterator[Workspace]:
-    """The demo's workspace (free ports), nothing running yet."""
+    """The demo's workspace (free ports) without the pre-rollout gates, nothing running yet."""
     write_demo(tmp_path / "ws")
     ws = Workspace((tmp_path / "ws").resolve())
+    ws.edit_config(without_gates)
     try:
         yield ws
     finally:

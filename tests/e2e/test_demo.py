@@ -1,4 +1,4 @@
-"""`watchstander demo`: the three-deployment scenario under load, run as users run it."""
+"""`watchstander demo`: the deploy flow's scenario under load, run as users run it."""
 
 from __future__ import annotations
 
@@ -27,17 +27,16 @@ def demo_dir(tmp_path: Path) -> Iterator[Path]:
         yield workdir
     finally:
         # The demo stops its daemon itself; this is for a demo that failed or was killed.
+        stop_dataplane(workdir / ".watchstander" / "staging")
         stop_dataplane(workdir / ".watchstander")
 
 
-def _results_row(stdout: str, version: str) -> list[str]:
-    rows = [
+def _results_rows(stdout: str) -> list[list[str]]:
+    return [
         [cell.strip() for cell in line.strip().strip("│").split("│")]
         for line in stdout.splitlines()
-        if line.strip().startswith(f"│ {version} ")
+        if re.match(r"│ \d+\.\d+\.\d+ ", line.strip())
     ]
-    assert len(rows) == 1, f"no single results row for {version}:\n{stdout}"
-    return rows[0]
 
 
 async def test_demo_matches_every_outcome_and_leaves_nothing_running(demo_dir: Path) -> None:
@@ -50,12 +49,19 @@ async def test_demo_matches_every_outcome_and_leaves_nothing_running(demo_dir: P
     header = next(line for line in result.stdout.splitlines() if "conn errs" in line)
     columns = [cell.strip() for cell in header.strip().strip("┃").split("┃")]
     assert columns[0] == "version" and columns[-1] == "conn errs", header
-    expected = {"1.1.0": "RolledBack", "1.2.0": "Succeeded", "1.3.0": "RolledBack"}
-    for version, outcome in expected.items():
-        row = _results_row(result.stdout, version)
+    expected = [
+        ("1.1.0", "canary", "Blocked"),
+        ("1.1.0", "canary (no staging)", "RolledBack"),
+        ("1.2.0", "blue-green", "Succeeded"),
+        ("1.3.0", "rolling (no staging)", "RolledBack"),
+    ]
+    rows = _results_rows(result.stdout)
+    assert [(r[0], r[1], r[columns.index("outcome")]) for r in rows] == expected, result.stdout
+    for row in rows:
         assert len(row) == len(columns), row
-        assert row[columns.index("outcome")] == outcome, row
         assert row[columns.index("conn errs")] == "0", row
+    # The staging gate stopped 1.1.0 before production served a single request of it.
+    assert rows[0][columns.index("bad reqs")] == "0", rows[0]
     assert re.search(r"load generator: \d+ requests, 0 connection errors", result.stdout)
 
     reports = demo_dir / ".aiwg" / "reports"
@@ -66,9 +72,21 @@ async def test_demo_matches_every_outcome_and_leaves_nothing_running(demo_dir: P
     for version in ("1.1.0", "1.3.0"):
         assert (deployment / f"rollback-report-{version}.md").is_file()
     assert not (deployment / "rollback-report-1.2.0.md").exists()
+    # The staging gate's reports for the blocked 1.1.0 are kept in the archive.
+    blocked = next((demo_dir / ".aiwg" / "archive").glob("*/deployment-1.1.0"))
+    gate = (blocked / "regression-gate-staging.md").read_text(encoding="utf-8")
+    assert "FAIL" in gate and "test_order_latency_p95" in gate
+    assert (blocked / "regression-impact-assessment-staging.md").is_file()
+    # 1.2.0 passed both regression gates; the last production gate report is its.
+    assert "PASS" in (deployment / "regression-gate-staging.md").read_text(encoding="utf-8")
+    assert (
+        demo_dir / ".aiwg" / "working" / "deployment" / "production-baseline-snapshot.md"
+    ).is_file()
+    assert (deployment / "deployment-readiness-report.md").is_file()
 
     state_dir = demo_dir / ".watchstander"
     assert daemon.running_pid(state_dir) is None, "the demo left its data plane running"
+    assert daemon.running_pid(state_dir / "staging") is None, "the demo left staging running"
     pid_file = state_dir / PID_FILE
     if pid_file.exists():
         pid = int(pid_file.read_text(encoding="ascii").strip())

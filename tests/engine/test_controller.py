@@ -117,7 +117,9 @@ async def test_first_release_then_a_healthy_canary(store: Store) -> None:
     assert {m.name for _, _, m in ms} >= {"error-rate", "latency-p99", "throughput", "restarts"}
     assert all(m.query for _, _, m in ms)
     smoke = store.smoke_results(canary.id)
-    assert {r.scope for _, r in smoke} == {"preview", "production"}
+    assert {r.scope for _, r in smoke} == {"baseline", "preview", "production", "gate"}
+    kinds_gate = [e for e in store.events(canary.id) if e.kind == "regression.production"]
+    assert len(kinds_gate) == 1 and kinds_gate[0].data["result"]["verdict"] == "PASS"
 
 
 async def test_regressing_canary_is_rolled_back_and_recorded(store: Store) -> None:
@@ -252,3 +254,109 @@ async def test_reports_are_rendered_from_the_store_at_the_end(store: Store, tmp_
     assert "2026-01-01" in row and "not reached" not in row
     later = next(line for line in log.splitlines() if "| canary at 25% |" in line)
     assert "not reached" in later
+
+
+# -- the production regression gate --------------------------------------------------------
+
+
+def subtle_errors(version: str):
+    """The candidate fails 0.4% of requests: under the 2 pp rollback trigger, over the
+    gate's 0.1 pp noise floor, so only the production regression gate sees it."""
+
+    def handler(q: MetricQuery) -> Sample:
+        if q.version == version and q.metric == "error_rate":
+            return Sample(value=0.005, count=500, query="errors")
+        return healthy(q)
+
+    return handler
+
+
+async def gated_release(store: Store, clock: FakeClock, handler, **options):
+    target = FakeTarget(clock=clock)
+    await release(store, clock, "1.0.0", target, FakeMetricSource(healthy))
+    c = controller(store, target, FakeMetricSource(handler), clock)
+    c.acquire("shop")
+    try:
+        r = create_rollout(
+            store=store,
+            config=c.config,
+            version="1.1.0",
+            strategy=Strategy.CANARY,
+            now=clock.now(),
+            **options,
+        )
+        return await c.run(r.id), target
+    finally:
+        c.release("shop")
+
+
+async def test_the_production_gate_rolls_back_a_regression_the_triggers_miss(
+    store: Store,
+) -> None:
+    clock = FakeClock()
+    rollout, target = await gated_release(store, clock, subtle_errors("1.1.0"))
+    assert rollout.phase is RolloutPhase.ROLLED_BACK
+    assert "production regression gate" in (rollout.rollback_reason or "")
+    gate = [e for e in store.events(rollout.id) if e.kind == "regression.production"]
+    assert len(gate) == 1
+    result = gate[0].data["result"]
+    assert result["verdict"] == "FAIL"
+    error_rate = next(m for m in result["metrics"] if m["name"] == "error_rate")
+    assert error_rate["regressed"] is True and error_rate["change"] > 0.1
+    # the analyses before it all passed: the gate, not a trigger, caught it
+    kinds = [e.kind for e in store.events(rollout.id)]
+    assert "analysis.failed" not in kinds and kinds.index("regression.production") < kinds.index(
+        "rollback.started"
+    )
+    assert target.weights == {"1.0.0": 100.0}
+
+
+async def test_a_threshold_above_the_regression_lets_the_gate_pass(store: Store) -> None:
+    clock = FakeClock()
+    rollout, _ = await gated_release(store, clock, subtle_errors("1.1.0"), regression_threshold=1.0)
+    assert rollout.phase is RolloutPhase.SUCCEEDED
+    gate = [e for e in store.events(rollout.id) if e.kind == "regression.production"]
+    assert gate[0].data["result"]["verdict"] == "PASS"
+
+
+async def test_without_rollback_on_regression_a_failed_gate_waits_for_a_decision(
+    store: Store,
+) -> None:
+    clock = FakeClock()
+    target = FakeTarget(clock=clock)
+    await release(store, clock, "1.0.0", target, FakeMetricSource(healthy))
+    c = controller(store, target, FakeMetricSource(subtle_errors("1.1.0")), clock)
+    c.acquire("shop")
+    try:
+        r = create_rollout(
+            store=store,
+            config=c.config,
+            version="1.1.0",
+            strategy=Strategy.CANARY,
+            now=clock.now(),
+            rollback_on_regression=False,
+        )
+        paused = await run_until_paused(c, r.id, clock)
+        assert paused.phase is RolloutPhase.PAUSED
+        assert "production regression gate" in (paused.pause_reason or "")
+        assert target.weights == {"1.1.0": 100.0}  # nothing rolled back while waiting
+        store.enqueue_command(Command(rollout_id=r.id, name="promote", by="alice", at=clock.now()))
+        done = await c.run(r.id)
+    finally:
+        c.release("shop")
+    assert done.phase is RolloutPhase.SUCCEEDED  # the human accepted the risk
+
+
+async def run_until_paused(c: RolloutController, rollout_id: str, clock: FakeClock):
+    """Drive the loop until the rollout pauses: the pause event stops the controller
+    (it would otherwise wait for a command forever)."""
+
+    def stop_on_pause(rollout, event) -> None:
+        if event.kind == "rollout.paused":
+            raise Died
+
+    c.on_event = stop_on_pause
+    with pytest.raises(Died):
+        await c.run(rollout_id)
+    c.on_event = None
+    return c.store.get_rollout(rollout_id)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -149,28 +148,86 @@ def deploy(
     ctx: typer.Context,
     version: str = typer.Argument(..., help="The version to roll out."),
     strategy: Strategy | None = typer.Option(
-        None, "--strategy", "-s", help="canary | blue-green | rolling (default: strategy.default)."
+        None,
+        "--strategy",
+        "-s",
+        help="canary | blue-green | rolling (default: from --guidance, else recommended).",
+    ),
+    guidance: str | None = typer.Option(
+        None,
+        "--guidance",
+        "-g",
+        help='Plain-language direction, e.g. "high-risk, canary 5% -> 25% -> 100%, 1h observation".',
+    ),
+    interactive: bool = typer.Option(
+        False, "--interactive", "-i", help="Answer six questions that tailor the deploy."
+    ),
+    regression_threshold: float | None = typer.Option(
+        None,
+        "--regression-threshold",
+        min=0,
+        max=100,
+        help="Percent of regression the gates tolerate (default: regression.threshold, 0).",
     ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    accept_conditions: bool = typer.Option(
+        False, "--accept-conditions", help="Proceed on CONDITIONAL_GO without asking."
+    ),
+    skip_staging: bool = typer.Option(
+        False, "--skip-staging", help="Skip the staging regression gate (recorded)."
+    ),
     rollback_on_regression: bool | None = typer.Option(
         None,
         "--rollback-on-regression/--no-rollback-on-regression",
-        help="Roll back automatically when a trigger fires (default: rollback.on_regression).",
+        help="Roll back automatically when a trigger or the production gate fires "
+        "(default: rollback.on_regression).",
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every step and action."),
 ) -> None:
-    """Roll out VERSION in the foreground with live progress."""
+    """Roll out VERSION: strategy, readiness, staging gate, then the rollout with live progress."""
+    from watchstander.cli.gates import ask_guidance, conditions_confirmer, confirmer, show_guidance
+    from watchstander.clock import SystemClock
+    from watchstander.engine.pipeline import prepare
+    from watchstander.gates.guidance import merge_guidance, parse_guidance
+
     if strategy in (Strategy.INITIAL, Strategy.UNDO):
         raise UsageError(f"--strategy {strategy.value} is chosen automatically, not by hand")
     ws = _state(ctx).workspace()
-    if not yes and sys.stdin.isatty():
-        typer.confirm(f"Deploy {ws.config.service.name} {version}?", abort=True)
+    parsed = parse_guidance(guidance) if guidance else None
+    if interactive:
+        answered = ask_guidance()
+        parsed = merge_guidance(parsed, answered) if parsed is not None else answered
+    if parsed is not None:
+        show_guidance(parsed)
+    confirm = confirmer(yes)
+    clock = SystemClock()
+    prepared = asyncio.run(
+        prepare(
+            ws,
+            version,
+            clock=clock,
+            strategy=strategy,
+            guidance=parsed,
+            threshold=regression_threshold,
+            confirm=confirm,
+            say=console.print,
+            confirm_conditions=conditions_confirmer(yes=yes, accept=accept_conditions),
+            skip_staging=skip_staging,
+        )
+    )
+    if not confirm(f"Deploy {ws.config.service.name} {version}?"):
+        raise typer.Exit(1)
     rollout = asyncio.run(
         operations.deploy(
             ws,
             version,
-            strategy=strategy,
+            strategy=prepared.strategy,
             rollback_on_regression=rollback_on_regression,
+            regression_threshold=prepared.threshold,
+            strategy_config=prepared.strategy_config,
+            gate_ids=prepared.gate_ids,
+            preamble=prepared.preamble,
+            clock=clock,
             on_event=lambda r, e: print_event(r, e, verbose=verbose),
         )
     )
@@ -403,9 +460,11 @@ def report(ctx: typer.Context, rollout_id: str | None = typer.Argument(None)) ->
 
 from watchstander.cli import dataplane as _dataplane  # noqa: E402
 from watchstander.cli import demo as _demo  # noqa: E402
+from watchstander.cli import gates as _gates  # noqa: E402
 
 _dataplane.register(dataplane_app, _state, handle_errors)
 _demo.register(app, handle_errors)
+_gates.register(app, _state, handle_errors)
 
 
 def main() -> None:

@@ -12,13 +12,30 @@ from watchstander.cli.output import console
 
 __all__ = ["register"]
 
+ENVIRONMENT = typer.Option(
+    "production", "--environment", "-e", help="production (target:) or staging (staging.target:)."
+)
+
+
+def _config_for(ws: Any, environment: str) -> Any:
+    from watchstander.errors import UsageError
+
+    try:
+        return ws.config.for_environment(environment)
+    except ValueError as exc:
+        raise UsageError(f"{exc}: environments are production and staging") from None
+
+
+def _state_dir(ws: Any, environment: str) -> Any:
+    return ws.state_dir if environment == "production" else ws.state_dir / environment
+
 
 def register(
     group: typer.Typer, state: Callable[[typer.Context], Any], handle_errors: Callable[[Any], Any]
 ) -> None:
     @group.command("up")
     @handle_errors
-    def up(ctx: typer.Context) -> None:
+    def up(ctx: typer.Context, environment: str = ENVIRONMENT) -> None:
         """Start the router and supervisor in the background (they outlive this command)."""
         import asyncio
 
@@ -26,11 +43,14 @@ def register(
         from watchstander.engine import operations
 
         ws = state(ctx).workspace()
-        pid = daemon.start(ws.config_path, ws.state_dir)
+        config = _config_for(ws, environment)
+        pid = daemon.start(ws.config_path, _state_dir(ws, environment), environment=environment)
         console.print(
-            f"✓ data plane running (pid {pid}): traffic on http://{ws.config.target.listen}, "
-            f"admin on http://{ws.config.target.admin}"
+            f"✓ {environment} data plane running (pid {pid}): traffic on "
+            f"http://{config.target.listen}, admin on http://{config.target.admin}"
         )
+        if environment != "production":
+            return
         # Bring back what production ran last, so `up` after a reboot restores service.
         with ws.open_store() as store:
             stable = store.stable_version(ws.config.service.name)
@@ -42,24 +62,29 @@ def register(
 
     @group.command("down")
     @handle_errors
-    def down(ctx: typer.Context) -> None:
+    def down(ctx: typer.Context, environment: str = ENVIRONMENT) -> None:
         """Drain and stop the replicas and the router."""
         from watchstander.dataplane import daemon
 
         ws = state(ctx).workspace()
-        stopped = daemon.stop(ws.state_dir)
+        _config_for(ws, environment)
+        stopped = daemon.stop(_state_dir(ws, environment))
         console.print("✓ data plane stopped" if stopped else "data plane was not running")
 
     @group.command("status")
     @handle_errors
-    def status(ctx: typer.Context, output: str = typer.Option("table", "--output", "-o")) -> None:
+    def status(
+        ctx: typer.Context,
+        output: str = typer.Option("table", "--output", "-o"),
+        environment: str = ENVIRONMENT,
+    ) -> None:
         """Instances, readiness, restarts and weights per version."""
         from rich.table import Table
 
         from watchstander.dataplane import daemon
 
         ws = state(ctx).workspace()
-        info = daemon.status(ws.config, ws.state_dir)
+        info = daemon.status(_config_for(ws, environment), _state_dir(ws, environment))
         if output == "json":
             console.print_json(json.dumps(info, default=str))
             return

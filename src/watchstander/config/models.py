@@ -37,6 +37,13 @@ __all__ = [
     "ReportsConfig",
     "StrategyName",
     "NoData",
+    "SignatureConfig",
+    "FreezeWindowConfig",
+    "ReadinessConfig",
+    "StagingConfig",
+    "RegressionSuiteConfig",
+    "RegressionConfig",
+    "ToleranceConfig",
 ]
 
 StrategyName = Literal["canary", "blue-green", "rolling"]
@@ -80,6 +87,8 @@ class LocalTargetConfig(_Model):
     upstream_timeout: Seconds = 30.0
     # The versions that exist as artifacts; when set, deploying any other is refused.
     versions: list[str] | None = None
+    # Room to run a second full set of instances beside the first (blue-green needs it).
+    spare_capacity: bool = True
 
     @field_validator("command")
     @classmethod
@@ -247,6 +256,124 @@ class SloTarget(_Model):
         return self
 
 
+class SignatureConfig(_Model):
+    """A detached signature over an artifact, verified with OpenSSH or GnuPG."""
+
+    type: Literal["ssh", "gpg"]
+    artifact: str  # path, may contain {version}
+    signature: str  # path, may contain {version}
+    allowed_signers: str | None = None  # ssh: an allowed_signers file
+    identity: str | None = None  # ssh: the principal that must have signed
+    namespace: str = "file"  # ssh: the -n namespace used when signing
+    keyring: str | None = None  # gpg: a public keyring file for gpgv
+    required: bool = True
+
+    @model_validator(mode="after")
+    def _tool_fields(self) -> SignatureConfig:
+        if self.type == "ssh" and (self.allowed_signers is None or self.identity is None):
+            raise ValueError("an ssh signature needs allowed_signers and identity")
+        if self.type == "gpg" and self.keyring is None:
+            raise ValueError("a gpg signature needs keyring")
+        return self
+
+
+class FreezeWindowConfig(_Model):
+    """No deploys inside this window: one-off (dates) or weekly (days + times)."""
+
+    name: str
+    timezone: str = "UTC"
+    start: str  # "2026-12-20T00:00" or, weekly, "18:00"
+    end: str
+    days: list[str] = Field(default_factory=list)  # weekly: mon..sun
+    reason: str = ""
+
+    @model_validator(mode="after")
+    def _valid_window(self) -> FreezeWindowConfig:
+        from watchstander.gates.freeze import validate_window
+        from watchstander.gates.models import FreezeWindow
+
+        problems = validate_window(
+            FreezeWindow(
+                name=self.name,
+                timezone=self.timezone,
+                start=self.start,
+                end=self.end,
+                days=tuple(self.days),
+                reason=self.reason,
+            )
+        )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+ApprovalRole = Literal["release-manager", "security", "reliability", "cab"]
+_DEFAULT_APPROVALS: tuple[ApprovalRole, ...] = ("release-manager",)
+
+
+class ReadinessConfig(_Model):
+    """Pre-deployment validation inputs (paths are relative to watchstander.yaml and may
+    contain {version})."""
+
+    enabled: bool = True
+    tests: list[str] = Field(default_factory=list)  # JUnit XML files or directories
+    security: list[str] = Field(default_factory=list)  # SARIF 2.1.0 or JSON findings lists
+    approvals: list[ApprovalRole] = Field(default_factory=lambda: list(_DEFAULT_APPROVALS))
+    rollback_plan: list[str] = Field(
+        default_factory=lambda: [".aiwg/deployment/rollback-plan*.md"]
+    )  # glob patterns
+    drill_max_age: Seconds = 7 * 86400.0
+    database_migration: bool = False
+    migration_rollback_script: str | None = None
+    checksums: str | None = None  # a sha256sum file
+    signature: SignatureConfig | None = None
+    freeze: list[FreezeWindowConfig] = Field(default_factory=list)
+
+
+class StagingConfig(_Model):
+    """The environment the staging regression gate deploys the candidate to first."""
+
+    target: TargetConfig
+    settle: Seconds = 5.0  # let traffic reach the new version before measuring
+    window: Seconds = 10.0  # metric comparison window (staging vs production)
+
+
+class RegressionSuiteConfig(_Model):
+    """A regression suite run against an environment: argv (never a shell) with {url},
+    {junit} (the JUnit XML file it must write), {version} and {environment}."""
+
+    command: list[str] = Field(min_length=1)
+    timeout: Seconds = 300.0
+
+    @field_validator("command")
+    @classmethod
+    def _writes_junit(cls, value: list[str]) -> list[str]:
+        if not any("{junit}" in part for part in value):
+            raise ValueError("the command must contain {junit}: where it writes JUnit XML")
+        return value
+
+
+class ToleranceConfig(_Model):
+    """Noise floors: metric changes below these never count as regressions."""
+
+    error_rate_pp: float = Field(0.1, ge=0)
+    latency_pct: float = Field(5.0, ge=0)
+    latency_ms: float = Field(10.0, ge=0)
+    throughput_pct: float = Field(10.0, ge=0)
+
+
+class RegressionConfig(_Model):
+    threshold: float = Field(0.0, ge=0, le=100)  # percent (--regression-threshold)
+    staging_scope: Literal["full", "critical", "targeted"] = "full"
+    production_scope: Literal["full", "critical", "targeted"] = "critical"
+    suite: RegressionSuiteConfig | None = None
+    critical_tests: list[str] = Field(default_factory=list)  # fnmatch patterns on test ids
+    # Top user journeys, checked before the rollout and again at the production gate.
+    journeys: list[SmokeCheck] = Field(default_factory=list)
+    tolerances: ToleranceConfig = ToleranceConfig()
+    production_gate: bool = True
+
+
 class StoreConfig(_Model):
     url: str | None = None
 
@@ -267,6 +394,17 @@ class Config(_Model):
     slos: list[SloTarget] = Field(default_factory=list)
     store: StoreConfig = StoreConfig()
     reports: ReportsConfig = ReportsConfig()
+    readiness: ReadinessConfig = ReadinessConfig()
+    staging: StagingConfig | None = None
+    regression: RegressionConfig = RegressionConfig()
+
+    def for_environment(self, environment: str) -> Config:
+        """This config with the target of `environment` ("production" or "staging")."""
+        if environment == "production":
+            return self
+        if environment == "staging" and self.staging is not None:
+            return self.model_copy(update={"target": self.staging.target})
+        raise ValueError(f"no {environment!r} environment in this config")
 
     @model_validator(mode="after")
     def _overrides_name_metrics(self) -> Config:

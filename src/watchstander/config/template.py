@@ -33,7 +33,8 @@ metrics:
   type: builtin                    # per-version statistics from the local router
 
 strategy:
-  default: canary                  # canary | blue-green | rolling
+  # default: canary                # canary | blue-green | rolling; unset: deploy recommends one
+                                   # per release (risk, rollback tolerance, migration, target)
   canary:
     steps: [5, 25, 50, 100]        # percent of traffic; analysis after each
   blue_green:
@@ -93,6 +94,37 @@ slos:                              # absolute objectives, judged at every analys
   - name: p99 under 500 ms
     metric: latency_p99
     max: 500
+
+readiness:                         # pre-deployment validation before every deploy
+  enabled: true
+  tests: []                        # JUnit XML files or dirs, {version} allowed: ["ci/{version}/*.xml"]
+  security: []                     # SARIF 2.1.0 or JSON findings lists
+  approvals: [release-manager]     # roles that must `watchstander approve VERSION` ([] for none)
+  rollback_plan: [".aiwg/deployment/rollback-plan*.md"]
+  drill_max_age: 7d                # `watchstander rollback drill` at least this often
+  database_migration: false
+  # migration_rollback_script: migrations/{version}/down.sql
+  # checksums: dist/{version}/SHA256SUMS       # sha256sum output, paths relative to it
+  # signature: {type: ssh, artifact: dist/{version}/app.tar, signature: dist/{version}/app.tar.sig,
+  #             allowed_signers: allowed_signers, identity: release@example.com}
+  # freeze:
+  #   - {name: year end, timezone: Europe/Berlin, start: "2026-12-20T00:00", end: "2027-01-04T09:00"}
+  #   - {name: friday evening, timezone: UTC, days: [fri], start: "16:00", end: "23:59"}
+
+# staging:                         # a second target: the staging regression gate deploys here first
+#   target: {type: local, listen: 127.0.0.1:9080, admin: 127.0.0.1:9081, command: [...], replicas: 2}
+#   settle: 5s
+#   window: 10s
+
+regression:
+  threshold: 0                     # percent of regression tolerated (--regression-threshold)
+  staging_scope: full              # full | critical | targeted
+  production_scope: critical
+  production_gate: true            # compare with the pre-deployment snapshot after observation
+  # suite: {command: [python, -m, pytest, tests/regression, "--junitxml={junit}"], timeout: 5m}
+  # critical_tests: ["tests/regression/test_checkout.py::*"]
+  journeys: []                     # user-journey checks (same forms as smoke checks)
+  tolerances: {error_rate_pp: 0.1, latency_pct: 5, latency_ms: 10, throughput_pct: 10}
 
 reports:
   dir: .aiwg

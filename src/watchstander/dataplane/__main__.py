@@ -30,9 +30,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--detach", action="store_true", help="fork into the background after binding"
     )
+    parser.add_argument(
+        "--environment",
+        default="production",
+        help="which target of the config to serve: production (target) or staging",
+    )
     args = parser.parse_args(argv)
     try:
-        config = load_config(args.config)
+        config = load_config(args.config).for_environment(args.environment)
+    except ValueError as exc:
+        print(f"error: {args.config}: {exc}", file=sys.stderr)
+        return 2
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -26,7 +26,7 @@ import httpx
 from watchstander.config.loader import load_config
 from watchstander.config.models import Config
 from watchstander.dataplane import state
-from watchstander.errors import DataPlaneError
+from watchstander.errors import ConfigError, DataPlaneError
 from watchstander.processes import pid_alive
 
 __all__ = ["start", "stop", "status", "running_pid", "log_path"]
@@ -77,10 +77,15 @@ def _healthz(admin: str, pid: int) -> bool:
         return False
 
 
-def start(config_path: Path, state_dir: Path, *, timeout: float = 15.0) -> int:
+def start(
+    config_path: Path, state_dir: Path, *, timeout: float = 15.0, environment: str = "production"
+) -> int:
     """Start the daemon for `config_path` (or find it running); return its pid once its
     admin API answers. Raises ConfigError for a bad config, DataPlaneError otherwise."""
-    config = load_config(config_path)
+    try:
+        config = load_config(config_path).for_environment(environment)
+    except ValueError as exc:
+        raise ConfigError(f"{config_path}: {exc}") from None
     state_dir = state_dir.resolve()
     deadline = time.monotonic() + timeout
     pid = running_pid(state_dir)
@@ -96,6 +101,8 @@ def start(config_path: Path, state_dir: Path, *, timeout: float = 15.0) -> int:
             "--state-dir",
             str(state_dir),
             "--detach",
+            "--environment",
+            environment,
         ]
         try:
             launcher = subprocess.run(

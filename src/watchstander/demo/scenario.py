@@ -1,9 +1,15 @@
-"""`watchstander demo`: three deployments under steady load, on the embedded defaults.
+"""`watchstander demo`: the deploy flow under steady load, on the embedded defaults, with
+a second local data plane as staging.
 
-1. v1.0.0 comes up with 3 replicas (the first release);
-2. v1.1.0 by canary: ~5% HTTP 500 and ~150 ms slower -> analysis fails -> rolled back;
-3. v1.2.0 by blue-green: healthy -> succeeds;
-4. v1.3.0 by rolling: crash-loops -> the rollout is undone.
+1. v1.0.0 comes up with 3 replicas (the first release); a rollback drill runs on staging;
+2. v1.1.0 by canary: ~5% HTTP 500 and ~150 ms slower -> its regression suite fails on
+   staging -> the staging regression gate blocks it; production never sees it;
+3. v1.1.0 again with --skip-staging -> the production canary's analysis fails -> rolled back;
+4. v1.2.0 by blue-green: staging gate passes, production regression gate passes -> succeeds;
+5. v1.3.0 by rolling with --skip-staging: crash-loops -> the rollout is undone.
+Every version is approved by the release manager and passes through the readiness check
+first (CONDITIONAL_GO: the demo has no CI test results or security scans to read, and
+accepts that condition out loud).
 A load generator sends steady traffic through the router the whole time. The figures in
 the final table come from the store's timeline, the load generator's own counts and the
 data plane's instance states, not from the scenario's expectations.
@@ -21,19 +27,27 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from watchstander.clock import SystemClock
 from watchstander.dataplane import daemon
 from watchstander.demo.loadgen import LoadGenerator
 from watchstander.demo.setup import write_demo
 from watchstander.engine import operations
+from watchstander.engine.gates import rollback_drill
+from watchstander.engine.pipeline import prepare
+from watchstander.errors import BlockedError
+from watchstander.gates.models import Approval
 from watchstander.release.models import Event, Rollout, RolloutPhase, Severity, Strategy
 from watchstander.store.repository import Store
 
 __all__ = ["run_demo", "SCENARIO", "DemoRow"]
 
-SCENARIO: tuple[tuple[str, Strategy, RolloutPhase], ...] = (
-    ("1.1.0", Strategy.CANARY, RolloutPhase.ROLLED_BACK),
-    ("1.2.0", Strategy.BLUE_GREEN, RolloutPhase.SUCCEEDED),
-    ("1.3.0", Strategy.ROLLING, RolloutPhase.ROLLED_BACK),
+BLOCKED = "Blocked"  # stopped by a gate before production was touched
+# (version, strategy, skip the staging gate, expected outcome)
+SCENARIO: tuple[tuple[str, Strategy, bool, str], ...] = (
+    ("1.1.0", Strategy.CANARY, False, BLOCKED),
+    ("1.1.0", Strategy.CANARY, True, RolloutPhase.ROLLED_BACK.value),
+    ("1.2.0", Strategy.BLUE_GREEN, False, RolloutPhase.SUCCEEDED.value),
+    ("1.3.0", Strategy.ROLLING, True, RolloutPhase.ROLLED_BACK.value),
 )
 RPS = 100.0
 
@@ -142,6 +156,7 @@ async def run_demo(workdir: Path, *, console: Console | None = None, rps: float 
         out.width = max(out.width, 110)  # the results table, readable in logs and CI
     workdir = workdir.resolve()
     if (workdir / ".watchstander").exists():
+        daemon.stop(workdir / ".watchstander" / "staging")
         daemon.stop(workdir / ".watchstander")
     # A demo run starts from nothing: old state, reports and logs would mix with the new.
     for leftover in (".watchstander", ".aiwg"):
@@ -164,39 +179,110 @@ async def run_demo(workdir: Path, *, console: Console | None = None, rps: float 
     out.print(f"[bold]watchstander demo[/bold] in {workdir}")
     pid = daemon.start(ws.config_path, ws.state_dir)
     out.print(f"✓ data plane up (pid {pid}) on http://{ws.config.target.listen}")
+    staging_dir = ws.state_dir / "staging"
+    assert ws.config.staging is not None
+    spid = daemon.start(ws.config_path, staging_dir, environment="staging")
+    out.print(f"✓ staging data plane up (pid {spid}) on http://{ws.config.staging.target.listen}")
     rows: list[DemoRow] = []
     load = LoadGenerator(f"http://{ws.config.target.listen}", rps=rps)
     crashes = _CrashWatch(ws)
+    clock = SystemClock()
+
+    def say(line: str) -> None:
+        out.print(f"  {line}", markup=False, highlight=False)
+
+    async def ship(version: str, strategy: Strategy | None, skip_staging: bool) -> Rollout | None:
+        """The deploy command's flow: approve, readiness, staging gate, rollout."""
+        with ws.open_store() as store:
+            store.add_approval(
+                Approval(
+                    service=ws.config.service.name,
+                    version=version,
+                    role="release-manager",
+                    by="demo release manager",
+                    at=clock.now(),
+                    comment="watchstander demo",
+                )
+            )
+        say(f"✓ release-manager approved {version}")
+
+        def accept(question: str) -> bool:
+            say(f"{question} yes (the demo accepts: it has no CI results to read)")
+            return True
+
+        try:
+            prepared = await prepare(
+                ws,
+                version,
+                clock=clock,
+                strategy=strategy,
+                guidance=None,
+                threshold=None,
+                confirm=lambda question: True,
+                confirm_conditions=accept,
+                say=say,
+                skip_staging=skip_staging,
+            )
+        except BlockedError as exc:
+            out.print(f"  ❌ {str(exc).splitlines()[0]}", markup=False, highlight=False)
+            return None
+        return await operations.deploy(
+            ws,
+            version,
+            strategy=prepared.strategy,
+            regression_threshold=prepared.threshold,
+            strategy_config=prepared.strategy_config,
+            gate_ids=prepared.gate_ids,
+            preamble=prepared.preamble,
+            clock=clock,
+            on_event=show,
+        )
+
     try:
         out.print("[bold]1. v1.0.0, first release, 3 replicas[/bold]")
-        first = await operations.deploy(ws, "1.0.0", on_event=show)
-        if first.phase is not RolloutPhase.SUCCEEDED:
-            out.print(f"❌ v1.0.0 did not come up: {first.message}")
+        first = await ship("1.0.0", None, False)
+        if first is None or first.phase is not RolloutPhase.SUCCEEDED:
+            out.print(f"❌ v1.0.0 did not come up: {first.message if first else 'blocked'}")
             return 1
         await load.start()
         crashes.start()
+        with ws.open_store() as store:
+            drill = await rollback_drill(
+                ws, store, version="1.2.0", to_version="1.0.0", clock=clock
+            )
+        out.print(
+            f"  {'✓' if drill.ok else '❌'} rollback drill on staging: 1.2.0 -> 1.0.0 "
+            f"in {drill.duration * 1000:.0f} ms ({drill.detail})",
+            markup=False,
+            highlight=False,
+        )
         # Let the stable version build a baseline before the first canary.
         await asyncio.sleep(ws.config.analysis.interval + 1.0)
-        for number, (version, strategy, expected) in enumerate(SCENARIO, start=2):
-            out.print(f"[bold]{number}. v{version} by {strategy.value}[/bold]")
+        for number, (version, strategy, skip, expected) in enumerate(SCENARIO, start=2):
+            note = " with --skip-staging" if skip else ""
+            out.print(f"[bold]{number}. v{version} by {strategy.value}{note}[/bold]")
             errors_before = load.report().connection_errors
             served_before = load.report().by_version.get(version, 0)
             started = time.time()
-            rollout = await operations.deploy(ws, version, strategy=strategy, on_event=show)
+            rollout = await ship(version, strategy, skip)
             report = load.report()
-            with ws.open_store() as store:
-                detect, restore = _figures(store, rollout, load, crashes, started)
+            if rollout is None:
+                detect, restore, outcome = None, None, BLOCKED
+            else:
+                with ws.open_store() as store:
+                    detect, restore = _figures(store, rollout, load, crashes, started)
+                outcome = rollout.phase.value
             rows.append(
                 DemoRow(
                     version=version,
-                    strategy=strategy.value,
-                    outcome=rollout.phase.value,
-                    expected=expected.value,
+                    strategy=strategy.value + (" (no staging)" if skip else ""),
+                    outcome=outcome,
+                    expected=expected,
                     detect_s=detect,
                     restore_s=restore,
                     bad_version_requests=(
                         report.by_version.get(version, 0) - served_before
-                        if expected is not RolloutPhase.SUCCEEDED
+                        if expected != RolloutPhase.SUCCEEDED.value
                         else 0
                     ),
                     connection_errors=report.connection_errors - errors_before,
@@ -208,6 +294,7 @@ async def run_demo(workdir: Path, *, console: Console | None = None, rps: float 
         await crashes.stop()
         await load.stop()
         daemon.stop(ws.state_dir)
+        daemon.stop(staging_dir)
     _table(out, rows, load)
     out.print("[bold]Artifacts[/bold]")
     for path in sorted((ws.reports_root).rglob("*.md")):

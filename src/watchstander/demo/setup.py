@@ -6,6 +6,7 @@ a healthy v1.0.0, a slow and failing v1.1.0, a healthy v1.2.0 and a crash-loopin
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import sys
@@ -27,7 +28,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _config(workdir: Path, listen: int, admin: int) -> str:
+def _config(workdir: Path, listen: int, admin: int, staging_listen: int, staging_admin: int) -> str:
     python = json.dumps(sys.executable)
     faults = json.dumps(str(workdir / "faults.json"))
     return f"""\
@@ -88,6 +89,41 @@ slos:
   - name: p99 under 1 s
     metric: latency_p99
     max: 1000
+# A second local data plane is staging: the staging regression gate deploys there first.
+staging:
+  target:
+    type: local
+    listen: 127.0.0.1:{staging_listen}
+    admin: 127.0.0.1:{staging_admin}
+    command: [{python}, "-m", "watchstander.demo.service", "--port", "{{port}}", "--version", "{{version}}", "--faults", {faults}]
+    replicas: 2
+    versions: ["1.0.0", "1.1.0", "1.2.0", "1.3.0"]
+    health:
+      path: /health
+      interval: 200ms
+      timeout: 500ms
+      failure_threshold: 2
+    ready_timeout: 8s
+    restart_backoff: 200ms
+    drain_timeout: 2s
+  settle: 1s
+  window: 4s
+regression:
+  threshold: 0
+  suite:
+    command: [{python}, "-m", "watchstander.demo.suite", "--url", "{{url}}", "--junit", "{{junit}}"]
+    timeout: 60s
+  journeys:
+    - name: place an order
+      type: http
+      path: /work
+      max_latency_ms: 120
+  tolerances:
+    latency_ms: 50
+readiness:
+  approvals: [release-manager]
+  rollback_plan: ["rollback-plan.md"]
+  checksums: artifacts/{{version}}/SHA256SUMS
 """
 
 
@@ -96,6 +132,34 @@ def write_demo(workdir: Path, *, listen: int | None = None, admin: int | None = 
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "faults.json").write_text(json.dumps(FAULTS, indent=2) + "\n", encoding="utf-8")
+    _artifacts(workdir)
+    (workdir / "rollback-plan.md").write_text(ROLLBACK_PLAN, encoding="utf-8")
     path = workdir / "watchstander.yaml"
-    path.write_text(_config(workdir, listen or free_port(), admin or free_port()), encoding="utf-8")
+    path.write_text(
+        _config(workdir, listen or free_port(), admin or free_port(), free_port(), free_port()),
+        encoding="utf-8",
+    )
     return path
+
+
+ROLLBACK_PLAN = """\
+# Rollback plan: demo
+
+- Strategy: canary abort / blue-green switch back / rolling undo, run by watchstander
+  automatically when a trigger or the production regression gate fires.
+- Manual: `watchstander rollout abort` (in progress) or `watchstander rollout undo` (done).
+- Rollback SLO: all traffic back on the previous version within 1 minute.
+- Drill: `watchstander rollback drill --version NEW` on staging, at least weekly.
+- Communication: the stakeholder notification in .aiwg/working/deployment/.
+"""
+
+
+def _artifacts(workdir: Path) -> None:
+    """One release artifact per version, with its sha256 checksum file."""
+    for version in FAULTS:
+        folder = workdir / "artifacts" / version
+        folder.mkdir(parents=True, exist_ok=True)
+        artifact = folder / f"demo-{version}.tar"
+        artifact.write_bytes(f"demo service {version}\n".encode() * 64)
+        digest = hashlib.sha256(artifact.read_bytes()).hexdigest()
+        (folder / "SHA256SUMS").write_text(f"{digest}  {artifact.name}\n", encoding="utf-8")

@@ -29,6 +29,8 @@ from watchstander.release.actions import (
     Action,
     ActionFailed,
     Done,
+    GateCheck,
+    GateResult,
     Measure,
     MeasureResult,
     Query,
@@ -164,8 +166,11 @@ class RolloutController:
             if isinstance(action, Measure):
                 return await self._measure(rollout, action)
             if isinstance(action, RunSmoke):
+                checks = [*self.config.smoke]
+                if action.journeys:
+                    checks += self.config.regression.journeys
                 return await run_smoke(
-                    self.config.smoke,
+                    checks,
                     endpoint=self.target.endpoint(action.version if action.preview else None),
                     scope=action.scope,
                     version=action.version,
@@ -187,6 +192,17 @@ class RolloutController:
                     MetricQuery(q.metric, rollout.service, q.version, q.start, q.end)
                 )
                 return VerifyResult(state=state, smoke=smoke, error_rate=sample)
+            if isinstance(action, GateCheck):
+                measured = await self._measure(rollout, Measure(action.queries))
+                outcomes = await run_smoke(
+                    [*self.config.smoke, *self.config.regression.journeys],
+                    endpoint=self.target.endpoint(None),
+                    scope="gate",
+                    version=action.version,
+                    now=self.clock.now(),
+                    transport=self.smoke_transport,
+                )
+                return GateResult(samples=measured.samples, checks=outcomes)
             if isinstance(action, Tick):
                 return None
         except (WatchstanderError, httpx.HTTPError, OSError) as exc:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +16,7 @@ from typing import Any
 
 from watchstander.clock import Clock, SystemClock
 from watchstander.config.loader import find_config, load_config
-from watchstander.config.models import Config
+from watchstander.config.models import Config, StrategyConfig
 from watchstander.engine.controller import RolloutController, apply_commands
 from watchstander.engine.lease import ServiceLease
 from watchstander.engine.settings import settings_from_config
@@ -100,6 +100,10 @@ def create_rollout(
     rollback_on_regression: bool | None = None,
     stable_version: str | None = None,
     parent_id: str | None = None,
+    regression_threshold: float | None = None,
+    strategy_config: StrategyConfig | None = None,
+    gate_ids: Sequence[int] = (),
+    preamble: Sequence[Event] = (),
 ) -> Rollout:
     service = config.service.name
     validate_version(config, version)
@@ -115,13 +119,16 @@ def create_rollout(
     chosen = strategy or Strategy(config.strategy.default)
     if stable is None:
         chosen = Strategy.INITIAL
+    gate = config.regression.production_gate
     plan = build_plan(
         chosen,
-        config.strategy,
+        strategy_config or config.strategy,
         replicas=config.target.replicas,
         analysis_count=config.analysis.count,
         has_smoke=bool(config.smoke),
         has_stable=stable is not None,
+        regression_gate=gate,
+        baseline_checks=bool(config.smoke or config.regression.journeys),
     )
     rollout = Rollout(
         id=store.next_rollout_id(service, now),
@@ -136,6 +143,10 @@ def create_rollout(
             if rollback_on_regression is None
             else rollback_on_regression
         ),
+        regression_threshold=(
+            config.regression.threshold if regression_threshold is None else regression_threshold
+        ),
+        regression_scope=config.regression.production_scope,
         created_at=now,
         updated_at=now,
         parent_id=parent_id,
@@ -143,6 +154,7 @@ def create_rollout(
     store.create_rollout(
         rollout,
         [
+            *preamble,
             Event(
                 at=now,
                 kind="rollout.created",
@@ -154,9 +166,10 @@ def create_rollout(
                         :16
                     ],
                 },
-            )
+            ),
         ],
     )
+    store.link_gates(gate_ids, rollout.id)
     return rollout
 
 
@@ -240,12 +253,17 @@ async def deploy(
     *,
     strategy: Strategy | None = None,
     rollback_on_regression: bool | None = None,
+    regression_threshold: float | None = None,
+    strategy_config: StrategyConfig | None = None,
+    gate_ids: Sequence[int] = (),
+    preamble: Sequence[Event] = (),
     clock: Clock | None = None,
     on_event: EventSink | None = None,
     target: Target | None = None,
     metrics: MetricSource | None = None,
 ) -> Rollout:
-    """Create a rollout of `version` and drive it to its end in this process."""
+    """Create a rollout of `version` and drive it to its end in this process. Gate
+    records (`gate_ids`) are linked to it and `preamble` opens its timeline."""
     clock = clock or SystemClock()
     validate_version(ws.config, version)
 
@@ -257,6 +275,10 @@ async def deploy(
             strategy=strategy,
             now=clock.now(),
             rollback_on_regression=rollback_on_regression,
+            regression_threshold=regression_threshold,
+            strategy_config=strategy_config,
+            gate_ids=gate_ids,
+            preamble=preamble,
         )
 
     return await _drive(

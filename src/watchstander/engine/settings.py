@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from watchstander.analysis.specs import build_specs
 from watchstander.config.models import Config
+from watchstander.gates.regression import HardLimits, Tolerances
 from watchstander.release.actions import Settings
 
 __all__ = ["settings_from_config"]
@@ -25,4 +26,17 @@ def settings_from_config(config: Config) -> Settings:
         if triggers.error_rate_increase_pp is not None
         else 2.0,
         smoke_failure_rolls_back=triggers.smoke_failure,
+        tolerances=Tolerances(
+            error_rate_pp=config.regression.tolerances.error_rate_pp,
+            latency_pct=config.regression.tolerances.latency_pct,
+            latency_ms=config.regression.tolerances.latency_ms,
+            throughput_pct=config.regression.tolerances.throughput_pct,
+        ),
+        hard_limits=HardLimits(
+            error_rate_pp=triggers.error_rate_increase_pp or 2.0,
+            latency_p99_pct=triggers.latency_p99_increase_pct or 20.0,
+            throughput_drop_pct=triggers.throughput_drop_pct or 30.0,
+        ),
+        critical_tests=tuple(config.regression.critical_tests),
+        min_requests=config.analysis.min_requests,
     )

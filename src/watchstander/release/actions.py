@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from watchstander.analysis.models import MetricSpec, Sample
+from watchstander.gates.regression import HardLimits, Tolerances
 from watchstander.release.health import TargetState
 from watchstander.release.models import SmokeResult
 
@@ -22,6 +23,8 @@ __all__ = [
     "Measure",
     "RunSmoke",
     "Verify",
+    "GateCheck",
+    "GateResult",
     "Wait",
     "Tick",
     "Done",
@@ -48,6 +51,13 @@ class Settings:
     verify_attempts: int = 2
     error_rate_pp: float = 2.0  # rollback verification: back within baseline + this
     smoke_failure_rolls_back: bool = True
+    # The production regression gate.
+    gate_metrics: tuple[str, ...] = ("error_rate", "latency_p99", "throughput")
+    snapshot_metrics: tuple[str, ...] = ("latency_p50", "latency_p95")  # recorded, not gated
+    tolerances: Tolerances = Tolerances()
+    hard_limits: HardLimits = HardLimits()
+    critical_tests: tuple[str, ...] = ()
+    min_requests: int = 20  # fewer requests behind a gate metric: no data
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,16 @@ class RunSmoke:
     scope: str  # preview | production | post-rollback
     version: str  # the version that should answer
     preview: bool = False  # reach `version` directly (by header), not through the weights
+    journeys: bool = False  # also run the user-journey checks (baseline snapshot)
+
+
+@dataclass(frozen=True)
+class GateCheck:
+    """The production regression gate: measure the live service since the switch and run
+    the smoke and user-journey checks, to compare with the pre-deployment snapshot."""
+
+    version: str
+    queries: tuple[Query, ...]
 
 
 @dataclass(frozen=True)
@@ -104,7 +124,7 @@ class Done:
     pass
 
 
-Action = Scale | SetWeights | Measure | RunSmoke | Verify | Wait | Tick | Done
+Action = Scale | SetWeights | Measure | RunSmoke | Verify | GateCheck | Wait | Tick | Done
 
 
 @dataclass(frozen=True)
@@ -121,9 +141,23 @@ class VerifyResult:
 
 
 @dataclass(frozen=True)
+class GateResult:
+    samples: Mapping[str, Sample]
+    checks: tuple[SmokeResult, ...]
+
+
+@dataclass(frozen=True)
 class ActionFailed:
     message: str
     details: Mapping[str, str] = field(default_factory=dict)
 
 
-Result = TargetState | MeasureResult | VerifyResult | tuple[SmokeResult, ...] | ActionFailed | None
+Result = (
+    TargetState
+    | MeasureResult
+    | VerifyResult
+    | GateResult
+    | tuple[SmokeResult, ...]
+    | ActionFailed
+    | None
+)

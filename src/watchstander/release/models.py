@@ -67,6 +67,7 @@ class StepKind(StrEnum):
     OBSERVE = "observe"  # post-promotion / post-deployment window, analysed
     WAIT = "wait"  # plain delay (blue-green scale-down delay)
     VERIFY = "verify"  # rollback verification: weights, smoke, error rate vs baseline
+    GATE = "regression-gate"  # production regression gate: now vs the pre-deploy snapshot
 
 
 class Step(BaseModel):
@@ -79,7 +80,7 @@ class Step(BaseModel):
     weight: float | None = None  # candidate percent
     duration: float | None = None  # seconds
     count: int | None = None  # analysis measurements
-    scope: str | None = None  # smoke: "preview" | "production"
+    scope: str | None = None  # smoke: "baseline" | "preview" | "production"
     health_only: bool = False  # analysis without traffic metrics (blue-green preview)
 
 
@@ -122,6 +123,9 @@ class Rollout(BaseModel):
     paused: bool = False
     pause_reason: str | None = None
     rollback_on_regression: bool = True
+    regression_threshold: float = 0.0  # percent (--regression-threshold)
+    regression_scope: str = "critical"  # the production gate's scope
+    baseline_checks: dict[str, bool] = Field(default_factory=dict)  # smoke + journeys, pre-deploy
     rollback_reason: str | None = None
     rollback_plan: tuple[Step, ...] = ()
     rollback_index: int = 0

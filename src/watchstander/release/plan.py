@@ -11,7 +11,7 @@ import math
 from watchstander.config.models import StrategyConfig
 from watchstander.release.models import Role, Step, StepKind, Strategy
 
-__all__ = ["build_plan", "rollback_plan", "promotion_tail"]
+__all__ = ["build_plan", "rollback_plan", "promotion_tail", "estimate_duration"]
 
 
 def _scale(role: Role, replicas: int, label: str) -> Step:
@@ -30,18 +30,69 @@ def build_plan(
     analysis_count: int,
     has_smoke: bool,
     has_stable: bool,
+    regression_gate: bool = False,
+    baseline_checks: bool = False,
 ) -> tuple[Step, ...]:
+    """The steps of a rollout. With `regression_gate`, the pre-deployment checks are run
+    against the stable version right after the baseline (`baseline_checks`: when there are
+    smoke or journey checks) and the production regression gate follows the observation."""
     if not has_stable or strategy is Strategy.INITIAL:
         return _initial(replicas, has_smoke, settings.observation)
-    if strategy is Strategy.CANARY:
-        return _canary(settings, replicas, analysis_count, has_smoke)
-    if strategy is Strategy.BLUE_GREEN:
-        return _blue_green(settings, replicas, analysis_count, has_smoke)
-    if strategy is Strategy.ROLLING:
-        return _rolling(settings, replicas, analysis_count)
     if strategy is Strategy.UNDO:
         return _undo(replicas, has_smoke)
-    raise ValueError(f"no plan for strategy {strategy}")
+    if strategy is Strategy.CANARY:
+        steps = _canary(settings, replicas, analysis_count, has_smoke)
+    elif strategy is Strategy.BLUE_GREEN:
+        steps = _blue_green(settings, replicas, analysis_count, has_smoke)
+    elif strategy is Strategy.ROLLING:
+        steps = _rolling(settings, replicas, analysis_count)
+    else:
+        raise ValueError(f"no plan for strategy {strategy}")
+    return _with_gate(steps, regression_gate=regression_gate, baseline_checks=baseline_checks)
+
+
+def _with_gate(
+    steps: tuple[Step, ...], *, regression_gate: bool, baseline_checks: bool
+) -> tuple[Step, ...]:
+    if not regression_gate:
+        return steps
+    out = list(steps)
+    if baseline_checks and out and out[0].kind is StepKind.BASELINE:
+        out.insert(1, _smoke("baseline"))
+    gate = Step(kind=StepKind.GATE, label="production regression gate")
+    observe = [i for i, step in enumerate(out) if step.kind is StepKind.OBSERVE]
+    if observe:
+        out.insert(observe[-1] + 1, gate)
+    else:
+        # No observation window: the gate goes right after traffic reached 100%
+        # (and its smoke tests), before the previous version is retired.
+        full = [
+            i
+            for i, step in enumerate(out)
+            if step.kind is StepKind.SET_WEIGHT and (step.weight or 0) >= 100
+        ]
+        at = full[-1] + 1 if full else len(out)
+        while at < len(out) and out[at].kind in (StepKind.SMOKE, StepKind.ANALYSIS):
+            at += 1
+        out.insert(at, gate)
+    return tuple(out)
+
+
+def estimate_duration(
+    plan: tuple[Step, ...], *, interval: float, ready_time: float = 10.0
+) -> float:
+    """Seconds the plan takes when every analysis passes and nobody pauses it by hand:
+    analyses take `count` intervals, observations and timed pauses their duration, and
+    each scale step about `ready_time`."""
+    total = 0.0
+    for step in plan:
+        if step.kind is StepKind.ANALYSIS:
+            total += (step.count or 1) * interval
+        elif step.kind in (StepKind.OBSERVE, StepKind.WAIT, StepKind.PAUSE):
+            total += step.duration or 0.0
+        elif step.kind is StepKind.SCALE:
+            total += ready_time
+    return total
 
 
 def _observe(settings: StrategyConfig, label: str) -> tuple[Step, ...]:

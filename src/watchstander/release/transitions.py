@@ -15,10 +15,13 @@ from typing import Any
 from watchstander.analysis.judges import judge
 from watchstander.analysis.limits import MetricTally, run_phase
 from watchstander.analysis.models import Measurement, MetricSpec, Phase
+from watchstander.gates import regression as gate_rules
 from watchstander.release.actions import (
     Action,
     ActionFailed,
     Done,
+    GateCheck,
+    GateResult,
     Measure,
     MeasureResult,
     Query,
@@ -127,7 +130,9 @@ def _enter_step(r: Rollout, now: datetime, events: tuple[Event, ...]) -> Transit
     return Transition(r.model_copy(update=update), events)
 
 
-_SKIPPED_BY_FULL_PROMOTE = frozenset({StepKind.ANALYSIS, StepKind.PAUSE, StepKind.OBSERVE})
+_SKIPPED_BY_FULL_PROMOTE = frozenset(
+    {StepKind.ANALYSIS, StepKind.PAUSE, StepKind.OBSERVE, StepKind.GATE}
+)
 
 
 def _advance(r: Rollout, now: datetime, events: tuple[Event, ...] = ()) -> Transition:
@@ -256,10 +261,13 @@ def next_action(r: Rollout, s: Settings, now: datetime) -> Action:
         if r.stable_version is None:
             return Tick()
         start_at = now - _secs(s.window)
+        metrics = dict.fromkeys([spec.metric for spec in s.specs])
+        if any(step.kind is StepKind.GATE for step in r.plan):
+            metrics.update(dict.fromkeys([*s.gate_metrics, *s.snapshot_metrics]))
         return Measure(
             tuple(
-                Query(f"baseline:{spec.metric}", spec.metric, r.stable_version, start_at, now)
-                for spec in s.specs
+                Query(f"baseline:{metric}", metric, r.stable_version, start_at, now)
+                for metric in metrics
             )
         )
     if kind is StepKind.SCALE:
@@ -271,10 +279,24 @@ def next_action(r: Rollout, s: Settings, now: datetime) -> Action:
         return SetWeights(weights_for(r, step.weight or 0.0))
     if kind is StepKind.SMOKE:
         scope = step.scope or "production"
+        if scope == "baseline":
+            if r.stable_version is None:
+                return Tick()
+            return RunSmoke(scope, r.stable_version, journeys=True)
         expected = r.version
         if r.rolling_back and r.stable_version is not None:
             expected = r.stable_version
         return RunSmoke(scope, expected, preview=scope == "preview")
+    if kind is StepKind.GATE:
+        if r.stable_version is None:
+            return Tick()
+        begin = r.weights_at or started
+        if (now - begin).total_seconds() < 1.0:
+            begin = now - _secs(s.window)
+        return GateCheck(
+            r.version,
+            tuple(Query(f"candidate:{m}", m, r.version, begin, now) for m in s.gate_metrics),
+        )
     if kind in (StepKind.ANALYSIS, StepKind.OBSERVE):
         due = (r.analysis.last_at or started) + _secs(s.interval)
         if due > now:
@@ -360,6 +382,8 @@ def apply(r: Rollout, s: Settings, action: Action, result: Result, now: datetime
         return _measured(r, s, step, result, now)
     if isinstance(action, Verify) and isinstance(result, VerifyResult):
         return _verified(r, s, result, now)
+    if isinstance(action, GateCheck) and isinstance(result, GateResult):
+        return _gated(r, s, action, result, now)
     raise AssertionError(
         f"result {type(result).__name__} does not fit action {type(action).__name__}"
     )
@@ -475,6 +499,8 @@ def _smoked(
     failed = [res for res in results if not res.passed]
     passed = len(results) - len(failed)
     scope = step.scope or "production"
+    if scope == "baseline":
+        return replace(_baseline_checks(r, results, now), smoke=rows)
     if not failed:
         ev = _event(now, "smoke.passed", f"smoke tests ({scope}): {passed}/{len(results)} passed")
         return replace(_advance(r, now, (ev,)), smoke=rows)
@@ -490,6 +516,88 @@ def _smoked(
     if not s.smoke_failure_rolls_back:
         return replace(_advance(r, now, (ev,)), smoke=rows)
     return _regression(r, now, f"smoke test failure ({scope}): {summary}", (ev,), smoke=rows)
+
+
+def _baseline_checks(r: Rollout, results: tuple[SmokeResult, ...], now: datetime) -> Transition:
+    """The smoke and journey checks against the stable version, before anything changes:
+    the production regression gate compares with these. A check that already fails here
+    cannot regress; it is noted, not held against the rollout."""
+    checks = {res.name: res.passed for res in results}
+    failing = sorted(name for name, ok in checks.items() if not ok)
+    msg = f"pre-deployment checks on {r.stable_version}: {len(checks) - len(failing)}/{len(checks)} passed"
+    if failing:
+        msg += f" (already failing: {', '.join(failing)})"
+    ev = _event(
+        now,
+        "baseline.checks",
+        msg,
+        Severity.WARNING if failing else Severity.INFO,
+        checks=checks,
+        details={res.name: res.detail for res in results},
+    )
+    return _advance(r.model_copy(update={"baseline_checks": checks}), now, (ev,))
+
+
+def _gated(
+    r: Rollout, s: Settings, action: GateCheck, result: GateResult, now: datetime
+) -> Transition:
+    """The production regression gate: the live service now against the snapshot taken
+    before the rollout (metrics and checks), under the rollout's threshold."""
+    baseline_metrics = {m: r.baseline.get(m) for m in s.gate_metrics}
+    candidate_metrics: dict[str, float | None] = {}
+    for q in action.queries:
+        sample = result.samples.get(q.key)
+        # Too few requests say nothing about a rate, a quantile or a throughput: no data.
+        enough = sample is not None and sample.has_data and sample.count >= s.min_requests
+        candidate_metrics[q.metric] = sample.value if enough and sample is not None else None
+    now_checks = {res.name: res.passed for res in result.checks}
+    has_checks = bool(r.baseline_checks) and bool(now_checks)
+    outcome = gate_rules.evaluate(
+        baseline=gate_rules.checks_as_run(r.baseline_checks, ref="production-pre-deploy")
+        if has_checks
+        else None,
+        candidate=gate_rules.checks_as_run(now_checks, ref="production-post-deploy")
+        if has_checks
+        else None,
+        baseline_metrics=baseline_metrics,
+        candidate_metrics=candidate_metrics,
+        threshold=r.regression_threshold,
+        scope=r.regression_scope,
+        tolerances=s.tolerances,
+        hard=s.hard_limits,
+        critical_patterns=s.critical_tests,
+        baseline_ref="production-pre-deploy",
+        candidate_ref="production-post-deploy",
+        metric_names=s.gate_metrics,
+    )
+    data = gate_rules.to_json(
+        outcome,
+        baseline_timestamp=r.baseline_window[1].isoformat() if r.baseline_window else None,
+        current_timestamp=now.isoformat(),
+    )
+    data["checks"] = {"baseline": dict(r.baseline_checks), "current": now_checks}
+    data["details"] = {res.name: res.detail for res in result.checks}
+    data["versions"] = {"baseline": r.stable_version, "candidate": r.version}
+    rows = tuple((r.current_index, res) for res in result.checks)
+    if outcome.passed:
+        ev = _event(
+            now,
+            "regression.production",
+            f"production regression gate: PASS (regression {outcome.regression_rate:.1f}% "
+            f"<= threshold {outcome.threshold:g}%)",
+            result=data,
+        )
+        return replace(_advance(r, now, (ev,)), smoke=rows)
+    sev = outcome.severity.value if outcome.severity is not None else "HIGH"
+    reason = "production regression gate: " + "; ".join(outcome.blockers)
+    ev = _event(
+        now,
+        "regression.production",
+        f"production regression gate: FAIL ({sev}): " + "; ".join(outcome.blockers),
+        Severity.ERROR,
+        result=data,
+    )
+    return replace(_regression(r, now, reason, (ev,)), smoke=rows)
 
 
 def _baseline(

@@ -15,6 +15,8 @@ Layout (handbook section 5), relative to the `.aiwg` root:
     deployment/rollback-report-{version}.md       rolled back, aborted or failed
     reports/deployment-report-{version}.md
     working/deployment/stakeholder-notification-{version}.md
+    working/deployment/production-baseline-snapshot.md, deployment/regression-gate-production.md,
+    deployment/regression-verification-post-rollback.md   (reports.gates, when recorded)
     archive/{YYYY-MM-DD}/deployment-{version}/    terminal: copies of the above + audit-trail.md
 """
 
@@ -130,6 +132,11 @@ def write_rollout_reports(
     for path, text in rendered:
         _write(root / path, text)
         written.append(root / path)
+    from watchstander.reports.gates import write_production_gate_reports
+
+    written.extend(
+        write_production_gate_reports(rollout=rollout, events=store.events(rollout_id), root=root)
+    )
     if rollout.finished_at is not None and rollout.terminal:
         archive = root / "archive" / f"{rollout.finished_at:%Y-%m-%d}" / f"deployment-{version}"
         audit = render(env, "audit-trail.md.j2", r=report, files=files)

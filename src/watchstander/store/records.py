@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from watchstander.analysis.models import Measurement, Phase
 from watchstander.release.models import Command, Event, Rollout, Severity, SmokeResult
 from watchstander.store.tables import (
     CommandRow,
     EventRow,
+    GateRow,
     LeaseRow,
     MeasurementRow,
     ReleaseRow,
@@ -17,7 +19,7 @@ from watchstander.store.tables import (
     SmokeResultRow,
 )
 
-__all__ = ["Lease", "Release", "CommandRecord"]
+__all__ = ["Lease", "Release", "CommandRecord", "GateRecord"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,33 @@ class CommandRecord:
     command: Command
     done_at: datetime | None
     result: str | None
+
+
+@dataclass(frozen=True)
+class GateRecord:
+    """A stored gate decision; `data` is the whole result as the gate wrote it."""
+
+    id: int
+    service: str
+    version: str
+    kind: str  # strategy | readiness | staging | production | regression-check | baseline
+    decision: str
+    rollout_id: str | None
+    at: datetime
+    data: dict[str, Any]
+
+
+def gate_from(row: GateRow) -> GateRecord:
+    return GateRecord(
+        id=row.id,
+        service=row.service,
+        version=row.version,
+        kind=row.kind,
+        decision=row.decision,
+        rollout_id=row.rollout_id,
+        at=row.at,
+        data=dict(row.data),
+    )
 
 
 def rollout_columns(rollout: Rollout) -> dict[str, object]:

@@ -36,12 +36,17 @@ from sqlalchemy.orm import Session
 
 from watchstander.analysis.models import Measurement
 from watchstander.errors import ConflictError, NotFoundError, StoreError, WatchstanderError
+from watchstander.gates.models import Approval, Drill, IncidentRef
 from watchstander.release.models import TERMINAL_PHASES, Command, Event, Rollout, SmokeResult
 from watchstander.store import database, records
-from watchstander.store.records import CommandRecord, Lease, Release
+from watchstander.store.records import CommandRecord, GateRecord, Lease, Release
 from watchstander.store.tables import (
+    ApprovalRow,
     CommandRow,
+    DrillRow,
     EventRow,
+    GateRow,
+    IncidentRow,
     LeaseRow,
     MeasurementRow,
     ReleaseRow,
@@ -404,3 +409,173 @@ class Store:
         )
         with self._session() as session:
             return [records.release_from(row) for row in session.scalars(query)]
+
+    # -- gates, approvals, drills ------------------------------------------------------
+
+    def save_gate(
+        self,
+        *,
+        service: str,
+        version: str,
+        kind: str,
+        decision: str,
+        data: dict[str, Any],
+        at: datetime,
+        rollout_id: str | None = None,
+    ) -> int:
+        """Record a gate decision with its whole result (JSON-able) and return its id."""
+        with self._session(write=True) as session:
+            row = GateRow(
+                service=service,
+                version=version,
+                kind=kind,
+                decision=decision,
+                data=data,
+                at=at,
+                rollout_id=rollout_id,
+            )
+            session.add(row)
+            session.flush()
+            return int(row.id)
+
+    def link_gates(self, gate_ids: Sequence[int], rollout_id: str) -> None:
+        if not gate_ids:
+            return
+        with self._session(write=True) as session:
+            session.execute(
+                update(GateRow).where(GateRow.id.in_(list(gate_ids))).values(rollout_id=rollout_id)
+            )
+
+    def gates(
+        self,
+        *,
+        service: str | None = None,
+        version: str | None = None,
+        kind: str | None = None,
+        rollout_id: str | None = None,
+    ) -> list[GateRecord]:
+        """Gate records, oldest first, filtered by what is given."""
+        query = select(GateRow).order_by(GateRow.at, GateRow.id)
+        if service is not None:
+            query = query.where(GateRow.service == service)
+        if version is not None:
+            query = query.where(GateRow.version == version)
+        if kind is not None:
+            query = query.where(GateRow.kind == kind)
+        if rollout_id is not None:
+            query = query.where(GateRow.rollout_id == rollout_id)
+        with self._session() as session:
+            return [records.gate_from(row) for row in session.scalars(query)]
+
+    def latest_gate(self, *, service: str, version: str, kind: str) -> GateRecord | None:
+        found = self.gates(service=service, version=version, kind=kind)
+        return found[-1] if found else None
+
+    def add_approval(self, approval: Approval) -> None:
+        with self._session(write=True) as session:
+            session.add(
+                ApprovalRow(
+                    service=approval.service,
+                    version=approval.version,
+                    role=approval.role,
+                    by=approval.by,
+                    at=approval.at,
+                    comment=approval.comment,
+                )
+            )
+
+    def approvals(self, service: str, version: str | None = None) -> list[Approval]:
+        query = select(ApprovalRow).where(ApprovalRow.service == service)
+        if version is not None:
+            query = query.where(ApprovalRow.version == version)
+        with self._session() as session:
+            return [
+                Approval(
+                    service=row.service,
+                    version=row.version,
+                    role=row.role,
+                    by=row.by,
+                    at=row.at,
+                    comment=row.comment,
+                )
+                for row in session.scalars(query.order_by(ApprovalRow.at, ApprovalRow.id))
+            ]
+
+    def add_drill(self, drill: Drill) -> None:
+        with self._session(write=True) as session:
+            session.add(
+                DrillRow(
+                    service=drill.service,
+                    environment=drill.environment,
+                    from_version=drill.from_version,
+                    to_version=drill.to_version,
+                    at=drill.at,
+                    ok=drill.ok,
+                    duration=drill.duration,
+                    detail=drill.detail,
+                )
+            )
+
+    def last_drill(self, service: str) -> Drill | None:
+        query = (
+            select(DrillRow)
+            .where(DrillRow.service == service)
+            .order_by(DrillRow.at.desc(), DrillRow.id.desc())
+            .limit(1)
+        )
+        with self._session() as session:
+            row = session.scalars(query).first()
+            if row is None:
+                return None
+            return Drill(
+                service=row.service,
+                environment=row.environment,
+                from_version=row.from_version,
+                to_version=row.to_version,
+                at=row.at,
+                ok=row.ok,
+                duration=row.duration,
+                detail=row.detail,
+            )
+
+    # -- incidents (the narrow view the deploy gates read) -----------------------------
+
+    def record_incident(
+        self,
+        incident: IncidentRef,
+        *,
+        detected_at: datetime,
+        resolved_at: datetime | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """Insert or update an incident's index row."""
+        with self._session(write=True) as session:
+            row = session.get(IncidentRow, incident.id)
+            if row is None:
+                row = IncidentRow(id=incident.id, data={})
+                session.add(row)
+            row.service = incident.service
+            row.priority = incident.priority
+            row.status = incident.status
+            row.title = incident.title
+            row.detected_at = detected_at
+            row.resolved_at = resolved_at
+            row.data = data or row.data or {}
+
+    def active_incidents(self, service: str | None = None) -> list[IncidentRef]:
+        """Incidents not RESOLVED or CLOSED (of one service, or all), highest priority first."""
+        query = select(IncidentRow).where(IncidentRow.status.not_in(("RESOLVED", "CLOSED")))
+        if service is not None:
+            query = query.where(IncidentRow.service == service)
+        with self._session() as session:
+            rows = session.scalars(query.order_by(IncidentRow.priority, IncidentRow.detected_at))
+            return [
+                IncidentRef(
+                    id=row.id,
+                    priority=row.priority,
+                    status=row.status,
+                    title=row.title,
+                    service=row.service,
+                )
+                for row in rows
+            ]

@@ -28,6 +28,10 @@ __all__ = [
     "CommandRow",
     "LeaseRow",
     "ReleaseRow",
+    "GateRow",
+    "ApprovalRow",
+    "DrillRow",
+    "IncidentRow",
 ]
 
 
@@ -173,3 +177,70 @@ class ReleaseRow(Base):
     version: Mapped[str] = mapped_column(String(200))
     rollout_id: Mapped[str | None] = mapped_column(ForeignKey("rollouts.id"))
     at: Mapped[datetime]
+
+
+class GateRow(Base):
+    """One gate decision (strategy recommendation, readiness, staging or production
+    regression gate, regression check) with its whole result as JSON; reports render
+    from these rows."""
+
+    __tablename__ = "gates"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    service: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    decision: Mapped[str] = mapped_column(String(32))
+    rollout_id: Mapped[str | None] = mapped_column(ForeignKey("rollouts.id"), index=True)
+    at: Mapped[datetime]
+    data: Mapped[dict[str, Any]]
+
+    __table_args__ = (Index("ix_gates_service_version_kind", "service", "version", "kind"),)
+
+
+class ApprovalRow(Base):
+    """A sign-off of one version by one role (`watchstander approve`)."""
+
+    __tablename__ = "approvals"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    service: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    by: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime]
+    comment: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_approvals_service_version", "service", "version"),)
+
+
+class DrillRow(Base):
+    """A rollback drill run on a non-production target (`watchstander rollback drill`)."""
+
+    __tablename__ = "drills"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    service: Mapped[str] = mapped_column(String(200), index=True)
+    environment: Mapped[str] = mapped_column(String(64))
+    from_version: Mapped[str] = mapped_column(String(200))
+    to_version: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime]
+    ok: Mapped[bool]
+    duration: Mapped[float]
+    detail: Mapped[str] = mapped_column(Text)
+
+
+class IncidentRow(Base):
+    """Incidents, as far as the deploy gates read them: id, priority, status. Incident
+    response keeps the whole record in `data`."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    service: Mapped[str] = mapped_column(String(200), index=True)
+    priority: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(Text)
+    detected_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    data: Mapped[dict[str, Any]]
