@@ -128,21 +128,56 @@ def test_a_critical_sarif_finding_and_a_tampered_artifact_give_no_go(gated: Work
     assert any("checksum" in name for name in failed)
 
 
-def test_malformed_junit_is_named_and_nothing_is_recorded(gated: Workspace) -> None:
-    (gated.root / "results.xml").write_text(
-        "<testsuite>\n  <testcase name='a'>\n</testsuite>\n", encoding="utf-8"
-    )
+@pytest.mark.parametrize(
+    ("name", "setting", "content", "where"),
+    [
+        (
+            "results.xml",
+            "tests",
+            "<testsuite>\n  <testcase name='a'>\n</testsuite>\n",
+            "results.xml:3",
+        ),
+        ("scan.sarif", "security", '{"version": "2.1.0",\n "runs": [', "scan.sarif:2"),
+        ("SHA256SUMS", "checksums", "0123 not-a-checksum-line\n", "SHA256SUMS:1"),
+    ],
+)
+def test_malformed_input_files_are_named_and_nothing_is_recorded(
+    gated: Workspace, name: str, setting: str, content: str, where: str
+) -> None:
+    (gated.root / name).write_text(content, encoding="utf-8")
 
-    def tests(config: dict[str, Any]) -> None:
-        config["readiness"]["tests"] = ["results.xml"]
+    def point_at(config: dict[str, Any]) -> None:
+        config["readiness"][setting] = name if setting == "checksums" else [name]
 
-    gated.edit_config(tests)
+    gated.edit_config(point_at)
     result = gated.cli("readiness", "check", "1.0.0")
     assert result.returncode == 2, result
-    assert result.err_lines[0].startswith("error: ") and "results.xml:3" in result.stderr
+    assert result.err_lines[0].startswith("error: ") and where in result.stderr, result
     assert not (gated.root / ".aiwg" / "deployment" / "deployment-readiness-report.md").exists()
     with Store.open(None, workdir=gated.root) as store:
         assert store.gates(kind="readiness") == []
+
+
+def test_regression_check_compares_two_time_windows_of_production(gated: Workspace) -> None:
+    up(gated, "production")
+    gated.cli("approve", "1.0.0", "--role", "release-manager", "--by", "alice")
+    assert gated.cli("deploy", "1.0.0", "--yes", "--accept-conditions").returncode == 0
+    result = gated.cli(
+        "regression-check",
+        "--baseline",
+        "production@-20s..-10s",
+        "--candidate",
+        "production@-10s..now",
+        "--format",
+        "json",
+    )
+    assert result.returncode == 0, result
+    data = json.loads(result.stdout)
+    assert data["baseline"]["ref"] == "production@-20s..-10s"
+    names = {m["name"] for m in data["metrics"]}
+    assert {"error_rate", "latency_p99"} <= names
+    backwards = gated.cli("regression-check", "--baseline", "production@now..-1m")
+    assert backwards.returncode == 4 and "ends before it starts" in backwards.stderr
 
 
 def test_the_staging_gate_blocks_a_regression_before_production(gated: Workspace) -> None:

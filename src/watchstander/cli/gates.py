@@ -6,11 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +30,6 @@ from watchstander.gates.models import (
     Guidance,
     Risk,
     RollbackSpeed,
-    TestRun,
 )
 
 __all__ = [
@@ -405,23 +402,6 @@ def _known_command(app: typer.Typer, argv: list[str]) -> bool:
 
 # -- regression-check ----------------------------------------------------------------------
 
-_WINDOW = re.compile(r"^(?P<env>[a-z][a-z0-9-]*)@(?P<start>[^.]+)\.\.(?P<end>.+)$")
-_RELATIVE = re.compile(r"^-(?P<n>\d+(?:\.\d+)?)(?P<unit>[smhd])$")
-
-
-def _when(text: str, now: datetime) -> datetime:
-    m = _RELATIVE.match(text.strip())
-    if m:
-        scale = {"s": 1, "m": 60, "h": 3600, "d": 86400}[m["unit"]]
-        return now - timedelta(seconds=float(m["n"]) * scale)
-    if text.strip() == "now":
-        return now
-    try:
-        at = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise UsageError(f"{text!r} is not a time (ISO 8601, 'now', or -30m / -2h)") from None
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
-
 
 def _regression_check(
     obj: Any,
@@ -435,115 +415,27 @@ def _regression_check(
     save_baseline: str | None,
 ) -> int:
     from watchstander.clock import SystemClock
-    from watchstander.engine import gates as engine_gates
-    from watchstander.gates import regression
-    from watchstander.inputs.junit import load_junit
-    from watchstander.reports.gates import write_regression_check
+    from watchstander.engine.gates import regression_check
 
     if fmt not in ("summary", "detailed", "json"):
         raise UsageError(f"--format must be summary, detailed or json, not {fmt!r}")
-    if scope not in ("full", "critical", "targeted"):
-        raise UsageError(f"--scope must be full, critical or targeted, not {scope!r}")
     ws = obj.workspace()
-    config = ws.config
-    now = SystemClock().now()
-    baselines_dir = ws.reports_root / "testing" / "baselines"
-    environments = {"production", *(["staging"] if config.staging is not None else [])}
-
-    def resolve(ref: str) -> tuple[TestRun | None, dict[str, float | None] | None]:
-        window = _WINDOW.match(ref)
-        env = window["env"] if window else ref
-        path = Path(ref)
-        if not path.is_absolute():
-            path = Path(obj.directory) / ref
-        if path.exists():
-            return load_junit(
-                [path], ref=ref, critical_patterns=config.regression.critical_tests
-            ), None
-        saved = baselines_dir / ref
-        if saved.is_dir():
-            return load_junit(
-                [saved], ref=ref, critical_patterns=config.regression.critical_tests
-            ), None
-        if env in environments:
-            env_config = config.for_environment(env)
-            start = (
-                _when(window["start"], now)
-                if window
-                else now - timedelta(seconds=config.analysis.window)
-            )
-            end = _when(window["end"], now) if window else now
-            if end <= start:
-                raise UsageError(f"{ref}: the window ends before it starts")
-            version = asyncio.run(_served_version(env_config))
-            metrics = asyncio.run(engine_gates._metrics_for(env_config, version, start, end))
-            run = None
-            if config.regression.suite is not None and window is None:
-                suite = engine_gates.run_suite(
-                    config,
-                    environment=env,
-                    url=f"http://{env_config.target.listen}",
-                    version=version or "unknown",
-                    out_dir=ws.state_dir / "regression" / f"check-{now:%Y%m%dT%H%M%S}",
-                )
-                if suite.error:
-                    raise UsageError(f"regression suite against {env}: {suite.error}")
-                run = suite.run
-                if save_baseline and ref == baseline and suite.junit.exists():
-                    _save(suite.junit, baselines_dir / save_baseline)
-            return run, metrics
-        raise UsageError(
-            f"{ref!r} is not a JUnit file or directory, a saved baseline in {baselines_dir}, "
-            f"or an environment ({', '.join(sorted(environments))})"
-        )
-
-    base_run, base_metrics = resolve(baseline)
-    cand_run, cand_metrics = resolve(candidate)
-    if save_baseline and Path(baseline).exists():
-        _save(Path(baseline), baselines_dir / save_baseline)
-    tol = config.regression.tolerances
-    result = regression.evaluate(
-        baseline=base_run if cand_run is not None else None,
-        candidate=cand_run if base_run is not None else None,
-        baseline_metrics=base_metrics if cand_metrics is not None else None,
-        candidate_metrics=cand_metrics if base_metrics is not None else None,
-        threshold=threshold,
-        scope=scope,
-        targets=targets,
-        critical_patterns=config.regression.critical_tests,
-        tolerances=regression.Tolerances(
-            error_rate_pp=tol.error_rate_pp,
-            latency_pct=tol.latency_pct,
-            latency_ms=tol.latency_ms,
-            throughput_pct=tol.throughput_pct,
-        ),
-        baseline_ref=baseline,
-        candidate_ref=candidate,
-    )
-    data = regression.to_json(
-        result,
-        baseline_commit=_commit(baseline, Path(obj.directory)),
-        current_commit=_commit(candidate, Path(obj.directory)),
-        baseline_timestamp=base_run.timestamp.isoformat()
-        if base_run and base_run.timestamp
-        else None,
-        current_timestamp=cand_run.timestamp.isoformat()
-        if cand_run and cand_run.timestamp
-        else None,
-    )
     with ws.open_store() as store:
-        store.save_gate(
-            service=config.service.name,
-            version=candidate,
-            kind="regression-check",
-            decision=result.decision,
-            data={"result": data},
-            at=now,
+        outcome = regression_check(
+            ws,
+            store,
+            baseline=baseline,
+            candidate=candidate,
+            scope=scope,
+            targets=targets,
+            threshold=threshold,
+            save_baseline=save_baseline,
+            cwd=Path(obj.directory),
+            now=SystemClock().now(),
         )
-        record = store.gates(service=config.service.name, kind="regression-check")[-1]
-    paths = write_regression_check(record, ws.reports_root)
+    result = outcome.result
     if fmt == "json":
-        sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        sys.stdout.write(json.dumps(outcome.data, indent=2, sort_keys=True) + "\n")
         return result.exit_code
     console.print(
         f"Regression check {baseline} -> {candidate} (scope {scope}): "
@@ -574,45 +466,6 @@ def _regression_check(
             )
         for name in result.fixed:
             console.print(f"  + fixed: {name}", markup=False)
-    for path in paths:
+    for path in outcome.reports:
         console.print(f"✓ {path}")
     return result.exit_code
-
-
-def _save(source: Path, dest: Path) -> None:
-    dest.mkdir(parents=True, exist_ok=True)
-    files = sorted(source.glob("*.xml")) if source.is_dir() else [source]
-    for f in files:
-        shutil.copy2(f, dest / f.name)
-
-
-def _commit(ref: str, cwd: Path) -> str | None:
-    """The git commit a ref names, when it names one in the repository at `cwd`."""
-    if Path(ref).exists() or "@" in ref and ".." in ref:
-        return None
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
-
-
-async def _served_version(config: Any) -> str | None:
-    """The version that takes most of the environment's traffic now."""
-    from watchstander.engine.operations import make_target
-
-    target = make_target(config)
-    try:
-        state = await target.state()
-    finally:
-        await target.aclose()
-    if not state.weights:
-        return None
-    return max(state.weights.items(), key=lambda kv: kv[1])[0]

@@ -16,7 +16,7 @@ import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from watchstander.analysis.models import MetricQuery
 from watchstander.clock import Clock
 from watchstander.config.models import Config
 from watchstander.engine.operations import Workspace, make_metrics, make_target
+from watchstander.engine.settings import gate_limits
 from watchstander.errors import UsageError, WatchstanderError
 from watchstander.gates import readiness as rules
 from watchstander.gates import regression
@@ -729,8 +730,7 @@ async def staging_gate(
         _metrics_for(config, stable, window_start, window_end),
         _metrics_for(staging, version, window_start, window_end),
     )
-    tol = config.regression.tolerances
-    triggers = config.rollback.triggers
+    tolerances, hard = gate_limits(config)
     result = regression.evaluate(
         baseline=baseline_run,
         candidate=candidate_run,
@@ -739,17 +739,8 @@ async def staging_gate(
         threshold=threshold,
         scope=scope,
         critical_patterns=config.regression.critical_tests,
-        tolerances=regression.Tolerances(
-            error_rate_pp=tol.error_rate_pp,
-            latency_pct=tol.latency_pct,
-            latency_ms=tol.latency_ms,
-            throughput_pct=tol.throughput_pct,
-        ),
-        hard=regression.HardLimits(
-            error_rate_pp=triggers.error_rate_increase_pp or 2.0,
-            latency_p99_pct=triggers.latency_p99_increase_pct or 20.0,
-            throughput_drop_pct=triggers.throughput_drop_pct or 30.0,
-        ),
+        tolerances=tolerances,
+        hard=hard,
         baseline_ref="production",
         candidate_ref="staging",
         # Traffic volume differs between environments: compare errors and latency only.
@@ -896,3 +887,173 @@ async def rollback_drill(
     )
     store.add_drill(drill)
     return drill
+
+
+# -- regression-check --------------------------------------------------------------------
+
+_WINDOW = re.compile(r"^(?P<env>[a-z][a-z0-9-]*)@(?P<start>[^.]+)\.\.(?P<end>.+)$")
+_RELATIVE = re.compile(r"^-(?P<n>\d+(?:\.\d+)?)(?P<unit>[smhd])$")
+
+
+def _when(text: str, now: datetime) -> datetime:
+    """ISO 8601, 'now', or relative to now: -30s, -15m, -2h, -1d."""
+    m = _RELATIVE.match(text.strip())
+    if m:
+        scale = {"s": 1, "m": 60, "h": 3600, "d": 86400}[m["unit"]]
+        return now - timedelta(seconds=float(m["n"]) * scale)
+    if text.strip() == "now":
+        return now
+    try:
+        at = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"{text!r} is not a time (ISO 8601, 'now', or -30m / -2h)") from None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    result: RegressionResult
+    data: dict[str, Any]  # the JSON form (handbook section 5)
+    record: GateRecord
+    reports: list[Path]
+
+
+def regression_check(
+    ws: Workspace,
+    store: Store,
+    *,
+    baseline: str,
+    candidate: str,
+    scope: str,
+    targets: Sequence[str],
+    threshold: float,
+    save_baseline: str | None,
+    cwd: Path,
+    now: datetime,
+) -> CheckOutcome:
+    """`watchstander regression-check`: resolve both refs (JUnit file or directory, saved
+    baseline, environment, environment@window), compare, record, and write the reports."""
+    from watchstander.reports.gates import write_regression_check
+
+    if scope not in regression.SCOPES:
+        raise UsageError(f"--scope must be one of {', '.join(regression.SCOPES)}, not {scope!r}")
+    config = ws.config
+    baselines_dir = ws.reports_root / "testing" / "baselines"
+    environments = {"production", *(["staging"] if config.staging is not None else [])}
+    critical = config.regression.critical_tests
+
+    def resolve(ref: str) -> tuple[TestRun | None, dict[str, float | None] | None]:
+        window = _WINDOW.match(ref)
+        env = window["env"] if window else ref
+        path = Path(ref) if Path(ref).is_absolute() else cwd / ref
+        if path.exists():
+            return load_junit([path], ref=ref, critical_patterns=critical), None
+        if (baselines_dir / ref).is_dir():
+            return load_junit([baselines_dir / ref], ref=ref, critical_patterns=critical), None
+        if env not in environments:
+            raise UsageError(
+                f"{ref!r} is not a JUnit file or directory, a saved baseline in "
+                f"{baselines_dir}, or an environment ({', '.join(sorted(environments))})"
+            )
+        env_config = config.for_environment(env)
+        if window:
+            start, end = _when(window["start"], now), _when(window["end"], now)
+        else:
+            start, end = now - timedelta(seconds=config.analysis.window), now
+        if end <= start:
+            raise UsageError(f"{ref}: the window ends before it starts")
+        version = asyncio.run(_served_version(env_config))
+        metrics = asyncio.run(_metrics_for(env_config, version, start, end))
+        run = None
+        if config.regression.suite is not None and window is None:
+            suite = run_suite(
+                config,
+                environment=env,
+                url=_url(env_config),
+                version=version or "unknown",
+                out_dir=ws.state_dir / "regression" / f"check-{now:%Y%m%dT%H%M%S}",
+            )
+            if suite.error:
+                raise UsageError(f"regression suite against {env}: {suite.error}")
+            run = suite.run
+            if save_baseline and ref == baseline:
+                _save(suite.junit, baselines_dir / save_baseline)
+        return run, metrics
+
+    base_run, base_metrics = resolve(baseline)
+    cand_run, cand_metrics = resolve(candidate)
+    if save_baseline and (cwd / baseline).exists():
+        _save(cwd / baseline, baselines_dir / save_baseline)
+    tolerances, hard = gate_limits(config)
+    result = regression.evaluate(
+        baseline=base_run if cand_run is not None else None,
+        candidate=cand_run if base_run is not None else None,
+        baseline_metrics=base_metrics if cand_metrics is not None else None,
+        candidate_metrics=cand_metrics if base_metrics is not None else None,
+        threshold=threshold,
+        scope=scope,
+        targets=targets,
+        critical_patterns=critical,
+        tolerances=tolerances,
+        hard=hard,
+        baseline_ref=baseline,
+        candidate_ref=candidate,
+    )
+    data = regression.to_json(
+        result,
+        baseline_commit=_commit(baseline, cwd),
+        current_commit=_commit(candidate, cwd),
+        baseline_timestamp=_iso(base_run),
+        current_timestamp=_iso(cand_run),
+    )
+    store.save_gate(
+        service=config.service.name,
+        version=candidate,
+        kind="regression-check",
+        decision=result.decision,
+        data={"result": data},
+        at=now,
+    )
+    record = store.gates(service=config.service.name, kind="regression-check")[-1]
+    return CheckOutcome(result, data, record, write_regression_check(record, ws.reports_root))
+
+
+def _iso(run: TestRun | None) -> str | None:
+    return run.timestamp.isoformat() if run is not None and run.timestamp else None
+
+
+def _save(source: Path, dest: Path) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    files = sorted(source.glob("*.xml")) if source.is_dir() else [source]
+    for f in files:
+        shutil.copy2(f, dest / f.name)
+
+
+def _commit(ref: str, cwd: Path) -> str | None:
+    """The git commit a ref names in the repository at `cwd`, when it names one."""
+    if (cwd / ref).exists() or _WINDOW.match(ref):
+        return None
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return (done.stdout.strip() or None) if done.returncode == 0 else None
+
+
+async def _served_version(config: Config) -> str | None:
+    """The version that takes most of the environment's traffic now."""
+    target = make_target(config)
+    try:
+        state = await target.state()
+    finally:
+        await target.aclose()
+    if not state.weights:
+        return None
+    return max(state.weights.items(), key=lambda kv: kv[1])[0]
