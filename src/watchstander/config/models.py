@@ -44,6 +44,12 @@ __all__ = [
     "RegressionSuiteConfig",
     "RegressionConfig",
     "ToleranceConfig",
+    "SlackNotifierConfig",
+    "WebhookNotifierConfig",
+    "EmailNotifierConfig",
+    "PagerDutyNotifierConfig",
+    "NotifierConfig",
+    "IncidentsConfig",
 ]
 
 StrategyName = Literal["canary", "blue-green", "rolling"]
@@ -374,6 +380,73 @@ class RegressionConfig(_Model):
     production_gate: bool = True
 
 
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class _Notifier(_Model):
+    name: str | None = None
+    # Which messages go here (initial-alert, status-page-update, management-notification,
+    # executive-notification, resolution-notification); empty: all of them.
+    kinds: list[str] = Field(default_factory=list)
+    min_priority: Literal["P0", "P1", "P2", "P3"] = "P3"  # P1: only P0 and P1
+
+
+class SlackNotifierConfig(_Notifier):
+    """A Slack incoming webhook; the URL is a secret, so only its env variable is named."""
+
+    type: Literal["slack"]
+    url_env: str = Field(pattern=_ENV_NAME)
+
+
+class WebhookNotifierConfig(_Notifier):
+    """A generic JSON webhook, signed with HMAC-SHA256 when a secret is given."""
+
+    type: Literal["webhook"]
+    url: str | None = None
+    url_env: str | None = Field(None, pattern=_ENV_NAME)
+    secret_env: str | None = Field(None, pattern=_ENV_NAME)
+
+    @model_validator(mode="after")
+    def _one_url(self) -> WebhookNotifierConfig:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("a webhook needs exactly one of url or url_env")
+        return self
+
+
+class EmailNotifierConfig(_Notifier):
+    type: Literal["email"]
+    host: str
+    port: int = Field(25, ge=1, le=65535)
+    sender: str
+    to: list[str] = Field(min_length=1)
+    username_env: str | None = Field(None, pattern=_ENV_NAME)
+    password_env: str | None = Field(None, pattern=_ENV_NAME)
+    starttls: bool = False
+
+
+class PagerDutyNotifierConfig(_Notifier):
+    type: Literal["pagerduty"]
+    routing_key_env: str = Field(pattern=_ENV_NAME)
+    url: str = "https://events.pagerduty.com/v2/enqueue"
+
+
+NotifierConfig = Annotated[
+    SlackNotifierConfig | WebhookNotifierConfig | EmailNotifierConfig | PagerDutyNotifierConfig,
+    Field(discriminator="type"),
+]
+
+
+class IncidentsConfig(_Model):
+    """Incident response: who is on call, how to reach them, where the code is."""
+
+    roster: str | None = None  # a roster YAML file (people, rotations, overrides)
+    notify: list[NotifierConfig] = Field(default_factory=list)
+    auto_declare: bool = True  # declare an incident when a deploy rolls back
+    repository: str | None = None  # the service's git repository (triage, bisect)
+    triage_window: Seconds = 48 * 3600.0  # recent deployments considered
+    intake_token_env: str | None = Field(None, pattern=_ENV_NAME)  # webhook intake (HTTP)
+
+
 class StoreConfig(_Model):
     url: str | None = None
 
@@ -397,6 +470,7 @@ class Config(_Model):
     readiness: ReadinessConfig = ReadinessConfig()
     staging: StagingConfig | None = None
     regression: RegressionConfig = RegressionConfig()
+    incidents: IncidentsConfig = IncidentsConfig()
 
     def for_environment(self, environment: str) -> Config:
         """This config with the target of `environment` ("production" or "staging")."""

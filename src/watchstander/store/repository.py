@@ -41,14 +41,17 @@ from watchstander.release.models import TERMINAL_PHASES, Command, Event, Rollout
 from watchstander.store import database, records
 from watchstander.store.records import CommandRecord, GateRecord, Lease, Release
 from watchstander.store.tables import (
+    AlertKeyRow,
     ApprovalRow,
     CommandRow,
+    DeliveryRow,
     DrillRow,
     EventRow,
     GateRow,
     IncidentRow,
     LeaseRow,
     MeasurementRow,
+    RegressionRow,
     ReleaseRow,
     RolloutRow,
     SmokeResultRow,
@@ -579,3 +582,213 @@ class Store:
                 )
                 for row in rows
             ]
+
+    # -- incidents (the whole record as JSON, indexed by service, priority, status) ------
+
+    def next_incident_id(self, day: datetime) -> str:
+        """INC-{YYYY-MM-DD}-{NNN}: the next free per-day sequence number."""
+        prefix = f"INC-{day:%Y-%m-%d}-"
+        with self._session() as session:
+            ids = session.scalars(select(IncidentRow.id).where(IncidentRow.id.like(f"{prefix}%")))
+            used = [int(i.rsplit("-", 1)[1]) for i in ids if i.rsplit("-", 1)[1].isdigit()]
+        return f"{prefix}{max(used, default=0) + 1:03d}"
+
+    def save_incident(
+        self,
+        *,
+        id: str,
+        service: str,
+        priority: str,
+        status: str,
+        title: str,
+        detected_at: datetime,
+        resolved_at: datetime | None,
+        data: dict[str, Any],
+        expect_version: int | None = None,
+    ) -> None:
+        """Insert or replace an incident. With `expect_version`, refuse (ConflictError)
+        when the stored record's data["version"] differs: two writers never interleave."""
+        with self._session(write=True) as session:
+            row = session.get(IncidentRow, id)
+            if row is None:
+                row = IncidentRow(id=id)
+                session.add(row)
+            elif expect_version is not None and row.data.get("version") != expect_version:
+                raise ConflictError(f"incident {id} changed meanwhile; try again")
+            row.service = service
+            row.priority = priority
+            row.status = status
+            row.title = title
+            row.detected_at = detected_at
+            row.resolved_at = resolved_at
+            row.data = data
+
+    def incident(self, incident_id: str) -> dict[str, Any]:
+        with self._session() as session:
+            row = session.get(IncidentRow, incident_id)
+            if row is None:
+                raise NotFoundError(f"no incident {incident_id}")
+            return dict(row.data)
+
+    def incidents(
+        self,
+        *,
+        service: str | None = None,
+        open_only: bool = False,
+        since: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """Incident records, oldest first."""
+        query = select(IncidentRow).order_by(IncidentRow.detected_at, IncidentRow.id)
+        if service is not None:
+            query = query.where(IncidentRow.service == service)
+        if open_only:
+            query = query.where(IncidentRow.status.not_in(("RESOLVED", "CLOSED")))
+        if since is not None:
+            query = query.where(IncidentRow.detected_at >= since)
+        with self._session() as session:
+            return [dict(row.data) for row in session.scalars(query) if row.data]
+
+    # -- alert deduplication keys ------------------------------------------------------
+
+    def alert_key(self, source: str, key: str) -> tuple[str, str] | None:
+        """(incident id, state) for an external alert key, or None."""
+        with self._session() as session:
+            row = session.get(AlertKeyRow, (source, key))
+            return None if row is None else (row.incident_id, row.state)
+
+    def set_alert_key(
+        self, source: str, key: str, *, incident_id: str, state: str, at: datetime
+    ) -> None:
+        with self._session(write=True) as session:
+            row = session.get(AlertKeyRow, (source, key))
+            if row is None:
+                session.add(
+                    AlertKeyRow(
+                        source=source, key=key, incident_id=incident_id, state=state, updated_at=at
+                    )
+                )
+            else:
+                row.incident_id, row.state, row.updated_at = incident_id, state, at
+
+    # -- the notification outbox -------------------------------------------------------
+
+    def enqueue_delivery(
+        self,
+        *,
+        incident_id: str,
+        channel: str,
+        kind: str,
+        message: dict[str, Any],
+        at: datetime,
+    ) -> int:
+        with self._session(write=True) as session:
+            row = DeliveryRow(
+                incident_id=incident_id,
+                channel=channel,
+                kind=kind,
+                message=message,
+                status="pending",
+                attempts=0,
+                created_at=at,
+                next_attempt_at=at,
+                delivered_at=None,
+                last_result="",
+            )
+            session.add(row)
+            session.flush()
+            return int(row.id)
+
+    def due_deliveries(self, now: datetime, *, limit: int = 100) -> list[dict[str, Any]]:
+        query = (
+            select(DeliveryRow)
+            .where(DeliveryRow.status == "pending", DeliveryRow.next_attempt_at <= now)
+            .order_by(DeliveryRow.next_attempt_at, DeliveryRow.id)
+            .limit(limit)
+        )
+        with self._session() as session:
+            return [_delivery(row) for row in session.scalars(query)]
+
+    def deliveries(self, incident_id: str) -> list[dict[str, Any]]:
+        query = (
+            select(DeliveryRow)
+            .where(DeliveryRow.incident_id == incident_id)
+            .order_by(DeliveryRow.id)
+        )
+        with self._session() as session:
+            return [_delivery(row) for row in session.scalars(query)]
+
+    def record_attempt(
+        self,
+        delivery_id: int,
+        *,
+        ok: bool,
+        result: str,
+        at: datetime,
+        retry_at: datetime | None,
+    ) -> None:
+        """After one attempt: sent, or pending again at `retry_at` (never dropped)."""
+        with self._session(write=True) as session:
+            row = session.get(DeliveryRow, delivery_id)
+            if row is None:
+                raise NotFoundError(f"no delivery {delivery_id}")
+            row.attempts += 1
+            row.last_result = result
+            if ok:
+                row.status, row.delivered_at, row.next_attempt_at = "sent", at, None
+            else:
+                row.next_attempt_at = retry_at
+
+    # -- the regression register -------------------------------------------------------
+
+    def next_regression_id(self, day: datetime) -> str:
+        prefix = f"REG-{day:%Y-%m-%d}-"
+        with self._session() as session:
+            ids = session.scalars(
+                select(RegressionRow.id).where(RegressionRow.id.like(f"{prefix}%"))
+            )
+            used = [int(i.rsplit("-", 1)[1]) for i in ids if i.rsplit("-", 1)[1].isdigit()]
+        return f"{prefix}{max(used, default=0) + 1:03d}"
+
+    def save_regression(
+        self,
+        *,
+        id: str,
+        incident_id: str | None,
+        status: str,
+        detected_at: datetime,
+        data: dict[str, Any],
+    ) -> None:
+        with self._session(write=True) as session:
+            row = session.get(RegressionRow, id)
+            if row is None:
+                row = RegressionRow(id=id)
+                session.add(row)
+            row.incident_id, row.status, row.detected_at, row.data = (
+                incident_id,
+                status,
+                detected_at,
+                data,
+            )
+
+    def regressions(self, *, since: datetime | None = None) -> list[dict[str, Any]]:
+        query = select(RegressionRow).order_by(RegressionRow.detected_at, RegressionRow.id)
+        if since is not None:
+            query = query.where(RegressionRow.detected_at >= since)
+        with self._session() as session:
+            return [dict(row.data) for row in session.scalars(query)]
+
+
+def _delivery(row: DeliveryRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "incident_id": row.incident_id,
+        "channel": row.channel,
+        "kind": row.kind,
+        "message": dict(row.message),
+        "status": row.status,
+        "attempts": row.attempts,
+        "created_at": row.created_at,
+        "next_attempt_at": row.next_attempt_at,
+        "delivered_at": row.delivered_at,
+        "last_result": row.last_result,
+    }

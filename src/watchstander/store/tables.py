@@ -32,6 +32,9 @@ __all__ = [
     "ApprovalRow",
     "DrillRow",
     "IncidentRow",
+    "DeliveryRow",
+    "AlertKeyRow",
+    "RegressionRow",
 ]
 
 
@@ -243,4 +246,50 @@ class IncidentRow(Base):
     title: Mapped[str] = mapped_column(Text)
     detected_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
+    data: Mapped[dict[str, Any]]
+
+
+class DeliveryRow(Base):
+    """The notification outbox: a message to one channel, kept until delivered. Failures
+    are retried with backoff (`next_attempt_at`); nothing is ever dropped."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(64))
+    message: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))  # pending | sent | failed (given up: never)
+    attempts: Mapped[int]
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    last_result: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_deliveries_status_next", "status", "next_attempt_at"),)
+
+
+class AlertKeyRow(Base):
+    """Which incident an external alert key (Alertmanager groupKey, PagerDuty dedup_key)
+    belongs to, and its state, for deduplication."""
+
+    __tablename__ = "alert_keys"
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"))
+    state: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime]
+
+
+class RegressionRow(Base):
+    """The regression register (REG-YYYY-MM-DD-NNN), the whole entry as JSON."""
+
+    __tablename__ = "regressions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    incident_id: Mapped[str | None] = mapped_column(ForeignKey("incidents.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    detected_at: Mapped[datetime]
     data: Mapped[dict[str, Any]]
