@@ -461,10 +461,12 @@ def report(ctx: typer.Context, rollout_id: str | None = typer.Argument(None)) ->
 from watchstander.cli import dataplane as _dataplane  # noqa: E402
 from watchstander.cli import demo as _demo  # noqa: E402
 from watchstander.cli import gates as _gates  # noqa: E402
+from watchstander.cli import incidents as _incidents  # noqa: E402
 
 _dataplane.register(dataplane_app, _state, handle_errors)
 _demo.register(app, handle_errors)
 _gates.register(app, _state, handle_errors)
+_incidents.register(app, _state, handle_errors)
 
 
 def main() -> None:

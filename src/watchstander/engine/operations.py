@@ -20,7 +20,7 @@ from watchstander.config.models import Config, StrategyConfig
 from watchstander.engine.controller import RolloutController, apply_commands
 from watchstander.engine.lease import ServiceLease
 from watchstander.engine.settings import settings_from_config
-from watchstander.errors import ConflictError, NotFoundError, UsageError
+from watchstander.errors import ConflictError, NotFoundError, UsageError, WatchstanderError
 from watchstander.providers.metrics.base import MetricSource
 from watchstander.providers.registry import load_provider
 from watchstander.providers.targets.base import Target
@@ -237,14 +237,54 @@ async def _drive(
                 ) from None
             try:
                 rollout = start(store)
-                return await controller.run(rollout.id)
+                rollout = await controller.run(rollout.id)
             finally:
                 controller.release(ws.config.service.name)
+            await _declare_incident(ws, store, rollout, clock, on_event)
+            return rollout
     finally:
         if own_target:
             await target.aclose()
         if own_metrics:
             await metrics.aclose()
+
+
+async def _declare_incident(
+    ws: Workspace, store: Store, rollout: Rollout, clock: Clock, on_event: EventSink | None
+) -> None:
+    """A deploy that rolled back (or whose rollback failed) declares an incident linked to
+    it (incidents.auto_declare). A failure here is recorded on the rollout, never raised:
+    the deploy's outcome stands either way."""
+    if not ws.config.incidents.auto_declare:
+        return
+    if rollout.phase not in (RolloutPhase.ROLLED_BACK, RolloutPhase.FAILED):
+        return
+    from watchstander.engine.incidents import IncidentDesk
+    from watchstander.release.models import Severity
+
+    try:
+        loaded = await IncidentDesk(ws, store, clock).declare_from_rollout(rollout)
+    except WatchstanderError as exc:
+        event = Event(
+            at=clock.now(),
+            kind="incident.declare_failed",
+            message=f"could not declare the incident: {exc}",
+            severity=Severity.ERROR,
+        )
+    else:
+        if loaded is None:
+            return
+        inc = loaded.incident
+        event = Event(
+            at=clock.now(),
+            kind="incident.declared",
+            message=f"incident {inc.id} ({inc.priority.value}) declared: {inc.title}",
+            severity=Severity.CRITICAL if inc.priority.value == "P0" else Severity.ERROR,
+            data={"incident": inc.id, "priority": inc.priority.value},
+        )
+    store.append_event(rollout_id=rollout.id, service=rollout.service, event=event)
+    if on_event is not None:
+        on_event(rollout, event)
 
 
 async def deploy(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
@@ -12,7 +12,7 @@ __all__ = ["to_data"]
 
 
 def to_data(value: Any) -> Any:
-    """Dataclasses -> dicts, enums -> their values, datetimes -> ISO text, tuples and
+    """Dataclasses -> dicts, enums -> their values, datetimes -> ISO text, timedeltas -> seconds, tuples and
     sets -> lists (sets sorted), non-finite floats -> None; recursively."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_data(getattr(value, f.name)) for f in dataclasses.fields(value)}
@@ -20,6 +20,8 @@ def to_data(value: Any) -> Any:
         return to_data(value.value)
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
     if isinstance(value, dict):
         return {str(k): to_data(v) for k, v in value.items()}
     if isinstance(value, frozenset | set):

@@ -1,0 +1,278 @@
+"""The incident desk on a real SQLite store with real files, a real local HTTP receiver
+(HMAC verified) and virtual time (FakeClock). The target and metric source of the
+rollback test are the test doubles FakeTarget and FakeMetricSource."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from aiohttp import web
+
+from watchstander.analysis.models import MetricQuery, Sample
+from watchstander.clock import FakeClock
+from watchstander.engine import operations
+from watchstander.engine.incidents import IncidentDesk
+from watchstander.engine.operations import Workspace
+from watchstander.errors import InputError
+from watchstander.incident.escalation import Person, Roster, Rotation
+from watchstander.incident.models import IncidentStatus, Priority, Urgency
+from watchstander.providers.metrics.fake import FakeMetricSource
+from watchstander.providers.notify.webhook import GenericWebhook, verify_signature
+from watchstander.providers.targets.fake import FakeTarget
+from watchstander.release.models import RolloutPhase, Strategy
+
+T0 = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+SECRET = "s3cret-for-tests"
+
+
+def workspace(tmp_path: Path, **extra: Any) -> Workspace:
+    config = {
+        "service": {"name": "shop"},
+        "target": {"type": "local", "command": ["serve", "{port}"], "replicas": 2},
+        "strategy": {"observation": "1m", "canary": {"steps": [50, 100]}},
+        "analysis": {"interval": "30s", "count": 1},
+        "readiness": {"enabled": False},
+        **extra,
+    }
+    (tmp_path / "watchstander.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    return Workspace.load(tmp_path)
+
+
+def alert_group(status: str, *, key: str = '{}:{alertname="HighErrorRate"}') -> bytes:
+    def alert(name: str, instance: str) -> dict[str, Any]:
+        return {
+            "status": status,
+            "labels": {"alertname": name, "severity": "critical", "instance": instance},
+            "annotations": {"summary": f"{name} on {instance}"},
+            "startsAt": "2026-11-21T09:58:00Z",
+            "endsAt": "0001-01-01T00:00:00Z" if status == "firing" else "2026-11-21T10:30:00Z",
+            "generatorURL": "http://prometheus:9090/graph",
+            "fingerprint": f"fp-{instance}",
+        }
+
+    return json.dumps(
+        {
+            "version": "4",
+            "groupKey": key,
+            "truncatedAlerts": 0,
+            "status": status,
+            "receiver": "watchstander",
+            "groupLabels": {"alertname": "HighErrorRate"},
+            "commonLabels": {
+                "alertname": "HighErrorRate",
+                "severity": "critical",
+                "service": "shop",
+            },
+            "commonAnnotations": {},
+            "externalURL": "http://alertmanager:9093",
+            "alerts": [alert("HighErrorRate", "a:8080"), alert("HighErrorRate", "b:8080")],
+        }
+    ).encode()
+
+
+def test_two_alerts_make_one_incident_and_resolved_resolves_it(tmp_path: Path) -> None:
+    ws = workspace(tmp_path)
+    clock = FakeClock(T0)
+    with ws.open_store() as store:
+        desk = IncidentDesk(ws, store, clock, notifiers={})
+        first, outcome = desk.ingest_alertmanager(alert_group("firing"), "am.json")
+        assert outcome == "opened"
+        again, outcome = desk.ingest_alertmanager(alert_group("firing"), "am.json")
+        assert (again, outcome) == (first, "updated")
+        assert len(store.incidents()) == 1
+        inc = desk.load(first).incident
+        assert inc.priority is Priority.P0 and inc.status is IncidentStatus.DETECTED
+        clock.advance(600)
+        resolved, outcome = desk.ingest_alertmanager(alert_group("resolved"), "am.json")
+        assert (resolved, outcome) == (first, "resolved")
+        assert desk.load(first).incident.status is IncidentStatus.RESOLVED
+        # a resolved payload again changes nothing
+        assert desk.ingest_alertmanager(alert_group("resolved"), "am.json")[1] == "dropped"
+    record = tmp_path / ".aiwg" / "incidents" / first / "incident-record.md"
+    assert record.is_file() and first in record.read_text(encoding="utf-8")
+
+
+def test_a_malformed_payload_stores_nothing(tmp_path: Path) -> None:
+    ws = workspace(tmp_path)
+    bad = json.loads(alert_group("firing"))
+    bad["alerts"][1]["startsAt"] = "yesterday"
+    with ws.open_store() as store:
+        desk = IncidentDesk(ws, store, FakeClock(T0), notifiers={})
+        with pytest.raises(InputError) as err:
+            desk.ingest_alertmanager(json.dumps(bad), "am.json")
+        assert str(err.value).startswith("am.json") and "alerts[1].startsAt" in str(err.value)
+        assert store.incidents() == []
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[dict[str, Any]]:
+    """A real HTTP receiver on loopback that verifies the HMAC of every post; it answers
+    503 to the first `fail` posts."""
+    seen: dict[str, Any] = {"posts": [], "fail": 0}
+
+    async def hook(request: web.Request) -> web.Response:
+        body = await request.read()
+        if seen["fail"] > 0:
+            seen["fail"] -= 1
+            return web.Response(status=503)
+        ok = verify_signature(body, request.headers.get("X-Watchstander-Signature", ""), SECRET)
+        seen["posts"].append({"ok": ok, "json": json.loads(body)})
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    seen["url"] = f"http://127.0.0.1:{port}/hook"
+    try:
+        yield seen
+    finally:
+        await runner.cleanup()
+
+
+async def test_messages_are_signed_retried_and_never_dropped(
+    tmp_path: Path, receiver: dict[str, Any]
+) -> None:
+    ws = workspace(tmp_path)
+    clock = FakeClock(T0)
+    receiver["fail"] = 2
+    with ws.open_store() as store:
+        desk = IncidentDesk(
+            ws, store, clock, notifiers={"hook": GenericWebhook(receiver["url"], SECRET)}
+        )
+        loaded = desk.declare(title="checkout errors", urgency=Urgency.HIGH, users_affected_pct=60)
+        inc = loaded.incident
+        assert await desk.deliver() == (0, 2)  # both messages hit the 503s
+        assert receiver["posts"] == []
+        pending = store.deliveries(inc.id)
+        assert {d["status"] for d in pending} == {"pending"}
+        assert all(d["next_attempt_at"] > clock.now() for d in pending)
+        clock.advance(120)
+        assert await desk.deliver() == (2, 0)
+    assert [p["ok"] for p in receiver["posts"]] == [True, True]
+    kinds = [p["json"].get("kind") for p in receiver["posts"]]
+    assert kinds == ["initial-alert", "status-page-update"]
+    assert inc.id in json.dumps(receiver["posts"][0]["json"])
+
+
+def roster() -> Roster:
+    start = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
+    people = tuple(
+        Person(name, {"email": f"{name}@example.invalid"}, "UTC", frozenset())
+        for name in ("ann", "ben", "cat", "dan", "eve", "ivy")
+    )
+    rotation = lambda name, member: Rotation(  # noqa: E731
+        name=name, members=(member,), start=start, shift=timedelta(days=7), timezone="UTC"
+    )
+    return Roster(
+        people=people,
+        rotations=(
+            rotation("tier1", "ann"),
+            rotation("tier2", "ben"),
+            rotation("tier3", "cat"),
+            rotation("management", "dan"),
+            rotation("executive", "eve"),
+            rotation("incident_commander", "ivy"),
+        ),
+    )
+
+
+async def test_a_p0_day_fires_its_escalations_once_each_in_order(tmp_path: Path) -> None:
+    from watchstander.incident.escalation import DEFAULT_POLICY
+
+    ws = workspace(tmp_path)
+    clock = FakeClock(T0)
+    with ws.open_store() as store:
+        desk = IncidentDesk(ws, store, clock, notifiers={})
+        desk._roster = (roster(), DEFAULT_POLICY)
+        inc = desk.declare(title="site down", urgency=Urgency.HIGH, outage=True).incident
+        assert inc.priority is Priority.P0
+        assert inc.roles  # the incident commander came from the roster
+        fired: list[tuple[int, str]] = []
+        for minute in range(0, 24 * 60 + 1):
+            if minute:
+                clock.advance(60)
+            report = await desk.tick()
+            fired += [(minute, reason) for _, reason in report.escalations]
+            if minute == 10:
+                desk.acknowledge(inc.id, "ann")
+        # ticking again at the same time fires nothing (idempotent)
+        assert (await desk.tick()).escalations == []
+    minutes = [m for m, _ in fired]
+    assert minutes == sorted(minutes)
+    targets = " | ".join(reason for _, reason in fired)
+    for expected in ("tier2", "tier3", "management", "executive"):
+        assert expected in targets, targets
+    # the functional and hierarchical steps, each exactly once, at their minute
+    steps = [
+        (m, r.split(":")[0]) for m, r in fired if not r.startswith(("tier1", "incident_commander"))
+    ]
+    assert steps == [
+        (15, "tier2 (ben)"),
+        (30, "tier3 (cat)"),
+        (30, "management (dan)"),
+        (120, "executive (eve)"),
+    ], steps
+    # tier1 was paged at 0 and re-paged at 5 and 10 until acknowledged at minute 10
+    assert [m for m, r in fired if r.startswith("tier1")] == [0, 5, 10]
+    # then the acknowledged incident went quiet: reminders every 15 min to its commander
+    reminders = [m for m, r in fired if r.startswith("incident_commander")]
+    assert reminders[0] == 25 and all(
+        b - a == 15 for a, b in zip(reminders, reminders[1:], strict=False)
+    )
+
+
+def failing(version: str):
+    def handler(q: MetricQuery) -> Sample:
+        if q.version == version and q.metric == "error_rate":
+            return Sample(value=0.2, count=500, query="errors")
+        values = {"error_rate": 0.001, "latency_p99": 40.0, "throughput": 50.0}
+        return Sample(value=values.get(q.metric, 1.0), count=500, query=q.metric)
+
+    return handler
+
+
+async def test_a_rolled_back_deploy_declares_a_p1_with_its_regression_analysis(
+    tmp_path: Path,
+) -> None:
+    ws = workspace(tmp_path)
+    clock = FakeClock(T0)
+    target = FakeTarget(clock=clock)
+    metrics = FakeMetricSource(failing("1.1.0"))
+    first = await operations.deploy(ws, "1.0.0", clock=clock, target=target, metrics=metrics)
+    assert first.phase is RolloutPhase.SUCCEEDED
+    bad = await operations.deploy(
+        ws, "1.1.0", strategy=Strategy.CANARY, clock=clock, target=target, metrics=metrics
+    )
+    assert bad.phase is RolloutPhase.ROLLED_BACK
+    with ws.open_store() as store:
+        (data,) = store.incidents()
+        store_events = store.events(bad.id)
+        events = [e.kind for e in store_events]
+    assert data["priority"] == "P1" and data["rollout_id"] == bad.id
+    assert "incident.declared" in events, [e.message for e in store_events][-2:]
+    assert data["triage"]["verdict"]["verdict"] in ("CONFIRMED", "LIKELY")
+    folder = tmp_path / ".aiwg" / "incidents" / data["id"]
+    analysis = (folder / "regression-analysis.md").read_text(encoding="utf-8")
+    assert bad.id in analysis
+    assert (folder / "timeline.md").is_file()
+    review = (folder / "post-incident-review.md").read_text(encoding="utf-8")
+    assert data["id"] in review and "MTTD" in review and bad.id in review
+    mitigation = (folder / "mitigation-report.md").read_text(encoding="utf-8")
+    assert "rollback" in mitigation.lower() and bad.id in mitigation
+    register = tmp_path / ".aiwg" / "regression" / "regression-register-summary.md"
+    assert data["id"] in register.read_text(encoding="utf-8")
+    # idempotent: a second declaration for the same rollout returns the same incident
+    with ws.open_store() as store:
+        again = await IncidentDesk(ws, store, clock).declare_from_rollout(bad)
+        assert again is not None and again.incident.id == data["id"]
+        assert len(store.incidents()) == 1
