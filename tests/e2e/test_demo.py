@@ -83,6 +83,22 @@ async def test_demo_matches_every_outcome_and_leaves_nothing_running(demo_dir: P
         demo_dir / ".aiwg" / "working" / "deployment" / "production-baseline-snapshot.md"
     ).is_file()
     assert (deployment / "deployment-readiness-report.md").is_file()
+    # Each rollback declared a P1 incident linked to its rollout, with a timeline, a
+    # regression analysis naming the rollout and a post-incident review with real figures.
+    from watchstander.store.repository import Store
+
+    with Store.open(None, workdir=demo_dir) as store:
+        incidents = store.incidents()
+        rolled_back = {r.id: r.version for r in store.list_rollouts(service="demo")}
+    assert [i["priority"] for i in incidents] == ["P1", "P1"], incidents
+    assert sorted(rolled_back[i["rollout_id"]] for i in incidents) == ["1.1.0", "1.3.0"]
+    first = next(i for i in incidents if rolled_back[i["rollout_id"]] == "1.1.0")
+    folder = demo_dir / ".aiwg" / "incidents" / first["id"]
+    assert (folder / "timeline.md").is_file()
+    assert first["rollout_id"] in (folder / "regression-analysis.md").read_text(encoding="utf-8")
+    review = (folder / "post-incident-review.md").read_text(encoding="utf-8")
+    assert "MTTD" in review and first["rollout_id"] in review
+    assert f"incident {first['id']} (P1) declared" in result.stdout
 
     state_dir = demo_dir / ".watchstander"
     assert daemon.running_pid(state_dir) is None, "the demo left its data plane running"

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -271,6 +272,7 @@ async def run_demo(workdir: Path, *, console: Console | None = None, rps: float 
             else:
                 with ws.open_store() as store:
                     detect, restore = _figures(store, rollout, load, crashes, started)
+                    _close_incident(ws, store, clock, rollout, say)
                 outcome = rollout.phase.value
             rows.append(
                 DemoRow(
@@ -306,6 +308,29 @@ async def run_demo(workdir: Path, *, console: Console | None = None, rps: float 
         f" ({time.monotonic() - t0:.0f}s)"
     )
     return 0 if ok else 1
+
+
+def _close_incident(
+    ws: operations.Workspace, store: Store, clock: SystemClock, rollout: Rollout, say: Any
+) -> None:
+    """The incident a rollback declared: the rollback already mitigated it and verified
+    recovery, so the demo's incident commander resolves it (an open P1 would rightly make
+    every later deploy NO-GO)."""
+    from watchstander.engine.incidents import IncidentDesk
+    from watchstander.incident.models import IncidentStatus
+
+    desk = IncidentDesk(ws, store, clock)
+    for data in store.incidents(open_only=True):
+        if data.get("rollout_id") != rollout.id:
+            continue
+        desk.acknowledge(str(data["id"]), "demo incident commander")
+        desk.set_status(
+            str(data["id"]),
+            IncidentStatus.RESOLVED,
+            "demo incident commander",
+            "the automatic rollback restored service and was verified",
+        )
+        say(f"✓ incident {data['id']} resolved: rollback verified; review due within 48 h")
 
 
 def _fmt(value: float | None, digits: int) -> str:

@@ -423,7 +423,9 @@ class IncidentDesk:
             f" over {rollout.stable_version}: {reason}",
             reporter=ACTOR,
             detection_method=DetectionMethod.AUTOMATED_ALERT,
-            category=Category.AVAILABILITY,
+            category=Category.PERFORMANCE
+            if any(word in reason for word in ("latency", "throughput"))
+            else Category.AVAILABILITY,
             outage=failed,
             rollout_id=rollout.id,
             started=min(began, detected),
