@@ -276,3 +276,9 @@ async def test_a_rolled_back_deploy_declares_a_p1_with_its_regression_analysis(
         again = await IncidentDesk(ws, store, clock).declare_from_rollout(bad)
         assert again is not None and again.incident.id == data["id"]
         assert len(store.incidents()) == 1
+        figures = IncidentDesk(ws, store, clock).stats()
+    p1 = figures["by_priority"]["P1"]
+    # impact began at the 50% step, detection was the rollback decision, 30 s later
+    assert p1["mttd"]["count"] == 1 and p1["mttd"]["mean_s"] == 30.0
+    assert figures["rollback_success_rate"]["value"] == 1.0
+    assert figures["regression_detection_rate"]["numerator"] == 1

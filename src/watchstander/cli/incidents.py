@@ -328,6 +328,48 @@ def register(
             markup=False,
         )
 
+    @incident_app.command("stats")
+    @handle_errors
+    def stats(
+        ctx: typer.Context,
+        since: str | None = typer.Option(None, "--since", help="ISO date or time (UTC)."),
+        output: str = typer.Option("text", "--output", "-o"),
+    ) -> None:
+        """MTTD / MTTA / MTTE / MTTR by priority, regression detection, rollback success,
+        recurrence and PIR completion, from the stored incidents."""
+        from datetime import UTC, datetime
+
+        start = None
+        if since:
+            try:
+                start = datetime.fromisoformat(since)
+            except ValueError:
+                raise UsageError(f"--since {since!r} is not an ISO date or time") from None
+            start = start if start.tzinfo else start.replace(tzinfo=UTC)
+        with desk(ctx) as d:
+            figures = d.stats(start)
+        if output == "json":
+            console.print_json(json.dumps(figures))
+            return
+        console.print(f"{figures['incidents']} incident(s)")
+        for prio, row in figures["by_priority"].items():
+            cells = []
+            for name in ("mttd", "mtta", "mtte", "mttr"):
+                mean = row[name]["mean_s"]
+                cells.append(f"{name.upper()} " + ("-" if mean is None else f"{mean:.1f}s"))
+            console.print(f"  {prio}: " + ", ".join(cells))
+        for name in (
+            "regression_detection_rate",
+            "rollback_success_rate",
+            "recurrence_rate",
+            "pir_completion_rate",
+        ):
+            r = figures[name]
+            value = "-" if r["value"] is None else f"{100 * r['value']:.0f}%"
+            console.print(
+                f"  {name.replace('_', ' ')}: {value} ({r['numerator']}/{r['denominator']})"
+            )
+
     @incident_app.command("tick")
     @handle_errors
     def tick(ctx: typer.Context) -> None:

@@ -989,6 +989,63 @@ class IncidentDesk:
         inc = models.record(loaded.incident, TimelineKind.DECISION, now, by, f"root cause: {root}")
         return self.save(Loaded(inc, loaded.extras, loaded.version))
 
+    # -- metrics ---------------------------------------------------------------------------
+
+    def stats(self, since: datetime | None = None) -> dict[str, Any]:
+        """MTTD/MTTA/MTTE/MTTR by priority and the outcome rates, from stored incidents."""
+        from watchstander.incident import metrics
+
+        stored = self.store.incidents(since=since)
+        incidents = [codec.from_data(d) for d in stored]
+        outcomes = []
+        for inc, data in zip(incidents, stored, strict=True):
+            verdict = ((data.get("triage") or {}).get("verdict") or {}).get("verdict")
+            mitigation = data.get("mitigation") or {}
+            rca = data.get("rca") or {}
+            outcomes.append(
+                metrics.Outcome(
+                    incident_id=inc.id,
+                    priority=inc.priority,
+                    milestones=inc.milestones,
+                    deployment_related=bool((data.get("triage") or {}).get("deployments")),
+                    regression=verdict in ("CONFIRMED", "LIKELY"),
+                    rollback_attempted=mitigation.get("action") == "rollback",
+                    rollback_resolved=bool(mitigation.get("validated")),
+                    root_cause_id=(rca.get("root_cause") or None),
+                )
+            )
+
+        def seconds(value: timedelta | None) -> float | None:
+            return None if value is None else round(value.total_seconds(), 3)
+
+        out: dict[str, Any] = {"incidents": len(incidents), "by_priority": {}}
+        for metric in (
+            metrics.Metric.MTTD,
+            metrics.Metric.MTTA,
+            metrics.Metric.MTTE,
+            metrics.Metric.MTTR,
+        ):
+            for prio, summary in metrics.by_priority(incidents, metric).items():
+                row = out["by_priority"].setdefault(prio.value, {})
+                row[metric.name.lower()] = {
+                    "count": summary.count,
+                    "missing": summary.missing,
+                    "mean_s": seconds(summary.mean),
+                    "median_s": seconds(summary.median),
+                }
+        for name, rate in (
+            ("regression_detection_rate", metrics.regression_detection_rate(outcomes)),
+            ("rollback_success_rate", metrics.rollback_success_rate(outcomes)),
+            ("recurrence_rate", metrics.recurrence_rate(outcomes)),
+            ("pir_completion_rate", metrics.pir_completion_rate(outcomes)),
+        ):
+            out[name] = {
+                "numerator": rate.numerator,
+                "denominator": rate.denominator,
+                "value": rate.value,
+            }
+        return out
+
 
 _CODEC_KEYS = frozenset(
     {
