@@ -282,3 +282,59 @@ async def test_a_rolled_back_deploy_declares_a_p1_with_its_regression_analysis(
     assert p1["mttd"]["count"] == 1 and p1["mttd"]["mean_s"] == 30.0
     assert figures["rollback_success_rate"]["value"] == 1.0
     assert figures["regression_detection_rate"]["numerator"] == 1
+
+
+RCA = {
+    "five_whys": {
+        "problem": "checkout failed for 4 minutes",
+        "whys": [
+            {"why": "Why did checkout fail?", "answer": "the pricing service timed out"},
+            {"why": "Why did it time out?", "answer": "a query lost its index"},
+            {"why": "Why was the index lost?", "answer": "the migration dropped it"},
+        ],
+        "root_cause": "the migration dropped it",
+    },
+    "preventive_actions": [
+        {"id": "PA-1", "title": "index check in CI", "owner": "ben", "horizon": "1 week"},
+        {"id": "PA-2", "title": "migration review", "owner": "cat", "horizon": "1 month"},
+    ],
+}
+
+
+async def test_preventive_actions_are_reminded_once_and_tracked_to_completion(
+    tmp_path: Path,
+) -> None:
+    ws = workspace(tmp_path)
+    clock = FakeClock(T0)
+    with ws.open_store() as store:
+        desk = IncidentDesk(ws, store, clock, notifiers={})
+        inc = desk.declare(title="checkout", urgency=Urgency.HIGH, users_affected_pct=60).incident
+        desk.record_rca(inc.id, RCA, "rca.yaml", "ivy")
+        assert (await desk.tick()).reminders == 0  # due in a week
+        clock.advance(6 * 86400 + 60)  # within a day of PA-1's due time
+        assert (await desk.tick()).reminders == 1
+        assert (await desk.tick()).reminders == 0  # once
+        clock.advance(2 * 86400)
+        assert (await desk.tick()).reminders == 1  # now overdue
+        desk.complete_action(inc.id, "PA-1", "ben")
+        clock.advance(40 * 86400)
+        assert (await desk.tick()).reminders == 1  # PA-2: overdue (its due-soon day passed)
+        stored = desk.load(inc.id).extras
+    statuses = {a["id"]: a["status"] for a in stored["preventive_actions"]}
+    assert statuses == {"PA-1": "done", "PA-2": "open"}
+    text = (tmp_path / ".aiwg" / "incidents" / inc.id / "preventive-actions.md").read_text()
+    assert "PA-1" in text and "PA-2" in text
+    rca_doc = (tmp_path / ".aiwg" / "incidents" / inc.id / "root-cause-analysis.md").read_text()
+    assert "the migration dropped it" in rca_doc
+
+
+def test_a_chain_that_misses_its_root_cause_is_refused(tmp_path: Path) -> None:
+    ws = workspace(tmp_path)
+    bad = {"five_whys": {**RCA["five_whys"], "root_cause": "cosmic rays"}}
+    with ws.open_store() as store:
+        desk = IncidentDesk(ws, store, FakeClock(T0), notifiers={})
+        inc = desk.declare(title="checkout", urgency=Urgency.LOW).incident
+        with pytest.raises(InputError) as err:
+            desk.record_rca(inc.id, bad, "rca.yaml", "ivy")
+        assert str(err.value).startswith("rca.yaml") and "root_cause" in str(err.value)
+        assert "rca" not in desk.load(inc.id).extras

@@ -328,6 +328,22 @@ def register(
             markup=False,
         )
 
+    @incident_app.command("action")
+    @handle_errors
+    def action(
+        ctx: typer.Context,
+        incident_id: str,
+        action_id: str,
+        done: bool = typer.Option(False, "--done"),
+        not_doing: bool = typer.Option(False, "--not-doing"),
+        by: str = typer.Option(..., "--by"),
+    ) -> None:
+        """Close a preventive action (done, or decided against)."""
+        if done == not_doing:
+            raise UsageError("say --done or --not-doing")
+        with desk(ctx) as d:
+            show(d.complete_action(incident_id, action_id, by, not_doing=not_doing), "updated")
+
     @incident_app.command("stats")
     @handle_errors
     def stats(
@@ -379,7 +395,8 @@ def register(
         for incident_id, reason in report.escalations:
             console.print(f"⚠️ {incident_id}: {reason}", markup=False)
         console.print(
-            f"✓ {len(report.escalations)} escalation(s), {report.delivered} delivered, "
+            f"✓ {len(report.escalations)} escalation(s), {report.reminders} action reminder(s), "
+            f"{report.delivered} delivered, "
             f"{report.failed} failed (retried later)"
             + (" — MAJOR INCIDENT: change freeze" if report.major else "")
         )

@@ -68,6 +68,7 @@ class TickReport:
     delivered: int = 0
     failed: int = 0
     major: bool = False
+    reminders: int = 0
 
 
 def _env(name: str, where: str) -> str:
@@ -545,8 +546,93 @@ class IncidentDesk:
                 who = f" ({esc.person.name})" if esc.person else f" ({esc.problem})"
                 report.escalations.append((inc.id, f"{esc.target}{who}: {esc.reason}"))
             self.save(loaded)
+        report.reminders = self._remind_actions(now)
         report.delivered, report.failed = await self.deliver(now)
         return report
+
+    # -- preventive actions ------------------------------------------------------------------
+
+    REMIND_BEFORE = timedelta(days=1)
+
+    def _actions(self, loaded: Loaded) -> list[Any]:
+        from watchstander.incident import rca
+
+        out = []
+        for a in loaded.extras.get("preventive_actions") or []:
+            out.append(
+                rca.PreventiveAction(
+                    id=str(a["id"]),
+                    title=str(a["title"]),
+                    owner=str(a["owner"]),
+                    horizon=rca.Horizon(a["horizon"]),
+                    due=datetime.fromisoformat(str(a["due"])),
+                    status=rca.ActionStatus(a.get("status", "open")),
+                    done_at=datetime.fromisoformat(str(a["done_at"])) if a.get("done_at") else None,
+                )
+            )
+        return out
+
+    def _remind_actions(self, now: datetime) -> int:
+        """One reminder when an open preventive action comes within a day of its due time,
+        and one when it becomes overdue (recorded, so each is sent once)."""
+        from watchstander.incident import rca
+
+        sent = 0
+        for data in self.store.incidents():
+            if not data.get("preventive_actions"):
+                continue
+            loaded = self.load(str(data["id"]))
+            actions = self._actions(loaded)
+            done = dict(loaded.extras.get("reminded") or {})
+            batch = []
+            for state, hits in (
+                ("due soon", rca.due_reminders(actions, now, remind_before=self.REMIND_BEFORE)),
+                ("OVERDUE", rca.overdue(actions, now)),
+            ):
+                for a in hits:
+                    key = f"{a.id}:{state}"
+                    if key in done:
+                        continue
+                    done[key] = now.isoformat()
+                    batch.append({**to_data(a), "state": state})
+            if not batch:
+                continue
+            loaded.extras["reminded"] = done
+            loaded = self._announce(
+                loaded, "action-reminder", extra={"reminder": batch}, automatic=True
+            )
+            self.save(loaded)
+            sent += len(batch)
+        return sent
+
+    def complete_action(
+        self, incident_id: str, action_id: str, by: str, *, not_doing: bool = False
+    ) -> Loaded:
+        from dataclasses import replace
+
+        from watchstander.incident import rca
+
+        loaded = self.load(incident_id)
+        actions = self._actions(loaded)
+        if action_id not in {a.id for a in actions}:
+            known = ", ".join(a.id for a in actions) or "none"
+            raise NotFoundError(
+                f"{incident_id} has no preventive action {action_id} (has: {known})"
+            )
+        now = self.clock.now()
+        status = rca.ActionStatus.NOT_DOING if not_doing else rca.ActionStatus.DONE
+        loaded.extras["preventive_actions"] = [
+            to_data(replace(a, status=status, done_at=now) if a.id == action_id else a)
+            for a in actions
+        ]
+        inc = models.record(
+            loaded.incident,
+            TimelineKind.ACTION,
+            now,
+            by,
+            f"preventive action {action_id}: {status.value}",
+        )
+        return self.save(Loaded(inc, loaded.extras, loaded.version))
 
     # -- triage ----------------------------------------------------------------------------
 
@@ -969,7 +1055,9 @@ class IncidentDesk:
         loaded = self.load(incident_id)
         now = self.clock.now()
         actions = (
-            rca.PreventiveAction.list_from_yaml_data(data["preventive_actions"], source, pir_at=now)
+            rca.PreventiveAction.list_from_yaml_data(
+                data["preventive_actions"], source, pir_at=now, at="preventive_actions"
+            )
             if "preventive_actions" in data
             else None
         )

@@ -90,7 +90,7 @@ COMMUNICATION_KINDS = (
     "resolution-notification",
 )
 # Everything compose() knows: the filed kinds plus the pages the escalation timer sends.
-MESSAGE_KINDS = (*COMMUNICATION_KINDS, "escalation", "renotify")
+MESSAGE_KINDS = (*COMMUNICATION_KINDS, "escalation", "renotify", "action-reminder")
 
 _S = IncidentStatus
 _DONE = (_S.RESOLVED, _S.CLOSED)
@@ -771,6 +771,7 @@ def _subject(kind: str, r: Mapping[str, Any], extra: Mapping[str, str]) -> str:
         "resolution-notification": "Resolved",
         "escalation": f"Escalated to {extra.get('target', '')}",
         "renotify": "Update overdue",
+        "action-reminder": "Preventive action due",
     }[kind]
     return f"[{r['priority']}] {r['id']}: {r['title']} ({label})"
 
@@ -808,6 +809,18 @@ def _message_view(
     )
     r["next_steps"] = _pir_next_step(inc)
     r["escalation"] = extra
+    # action-reminder: the engine passes the actions it reminds about in data["reminder"].
+    r["reminder"] = [
+        {
+            "id": str(a.get("id", "")),
+            "title": str(a.get("title", "")),
+            "owner": str(a.get("owner", "")),
+            "horizon": str(a.get("horizon", "")),
+            "due": fmt_time(datetime.fromisoformat(str(a["due"]))) if a.get("due") else "n/a",
+            "state": str(a.get("state", "due")),
+        }
+        for a in (data.get("reminder") or [])
+    ]
     return _subject(kind, r, extra), r
 
 
