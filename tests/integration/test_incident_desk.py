@@ -338,3 +338,44 @@ def test_a_chain_that_misses_its_root_cause_is_refused(tmp_path: Path) -> None:
             desk.record_rca(inc.id, bad, "rca.yaml", "ivy")
         assert str(err.value).startswith("rca.yaml") and "root_cause" in str(err.value)
         assert "rca" not in desk.load(inc.id).extras
+
+
+async def test_a_major_incident_freezes_deploys_until_lifted(tmp_path: Path) -> None:
+    from watchstander.engine.pipeline import prepare
+    from watchstander.errors import BlockedError, DataPlaneError
+
+    ws = workspace(tmp_path)
+    clock = FakeClock(T0)
+
+    async def try_deploy() -> None:
+        await prepare(
+            ws,
+            "2.0.0",
+            clock=clock,
+            strategy=Strategy.CANARY,
+            guidance=None,
+            threshold=None,
+            confirm=lambda q: True,
+            say=lambda line: None,
+        )
+
+    with ws.open_store() as store:
+        desk = IncidentDesk(ws, store, clock, notifiers={})
+        desk.declare(title="checkout down", urgency=Urgency.HIGH, outage=True)
+        assert desk.freeze() is None  # one P0 is not a major incident
+        desk.declare(title="search down", urgency=Urgency.HIGH, users_affected_pct=60)
+        frozen = desk.freeze()
+        assert frozen is not None and len(frozen["incidents"]) == 2
+    with pytest.raises(BlockedError, match="change freeze"):
+        await try_deploy()
+    with ws.open_store() as store:
+        desk = IncidentDesk(ws, store, clock, notifiers={})
+        with pytest.raises(Exception, match="reason"):
+            desk.lift_freeze("ivy", "")
+        desk.lift_freeze("ivy", "both mitigated")
+        assert desk.freeze() is None
+        await desk.tick()  # the same two incidents do not freeze again once lifted
+        assert desk.freeze() is None
+    # lifted: the deploy gets past the freeze (and stops at the missing data plane)
+    with pytest.raises(DataPlaneError):
+        await try_deploy()

@@ -344,6 +344,31 @@ def register(
         with desk(ctx) as d:
             show(d.complete_action(incident_id, action_id, by, not_doing=not_doing), "updated")
 
+    @incident_app.command("freeze")
+    @handle_errors
+    def freeze(
+        ctx: typer.Context,
+        lift: bool = typer.Option(False, "--lift"),
+        by: str = typer.Option("cli", "--by"),
+        reason: str = typer.Option("", "--reason"),
+    ) -> None:
+        """Show the change freeze a major incident declared, or lift it."""
+        with desk(ctx) as d:
+            if lift:
+                d.lift_freeze(by, reason)
+                console.print(f"✓ change freeze lifted by {by}: {reason}", markup=False)
+                return
+            active = d.freeze()
+        if active is None:
+            console.print("no change freeze")
+            return
+        console.print(
+            f"⚠️ change freeze since {active['at'][:16]}: {active['reason']}", markup=False
+        )
+        for line in active.get("actions", []):
+            console.print(f"  - {line}", markup=False)
+        raise typer.Exit(1)
+
     @incident_app.command("stats")
     @handle_errors
     def stats(

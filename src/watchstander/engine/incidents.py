@@ -504,9 +504,70 @@ class IncidentDesk:
 
     # -- timers ----------------------------------------------------------------------------
 
+    FREEZE_SERVICE = "*"  # a change freeze holds for every service in this store
+
     def _check_major(self, now: datetime) -> bool:
+        """Two or more open P0/P1: a major incident. It declares a change freeze that
+        blocks `deploy` until someone lifts it (`incident freeze --lift`)."""
         open_ = [codec.from_data(d) for d in self.store.incidents(open_only=True)]
-        return escalation.major_incident(open_)
+        state = escalation.major_incident_state(open_)
+        if state is None or not state.change_freeze or self.freeze() is not None:
+            return state is not None
+        records = self.store.gates(service=self.FREEZE_SERVICE, kind="freeze")
+        if records and set(state.incidents) <= set(records[-1].data.get("incidents", [])):
+            return True  # lifted by a person for these very incidents: stays lifted
+        self.store.save_gate(
+            service=self.FREEZE_SERVICE,
+            version="-",
+            kind="freeze",
+            decision="ACTIVE",
+            at=now,
+            data={
+                "reason": f"major incident: {len(state.incidents)} open P0/P1 incidents",
+                "incidents": list(state.incidents),
+                "missing_commander": list(state.missing_commander),
+                "shared_commanders": [[p, list(ids)] for p, ids in state.shared_commanders],
+                "actions": list(state.actions),
+                "by": ACTOR,
+            },
+        )
+        for incident_id in state.incidents:
+            loaded = self.load(incident_id)
+            inc = models.record(
+                loaded.incident,
+                TimelineKind.DECISION,
+                now,
+                ACTOR,
+                f"major incident ({', '.join(state.incidents)}): change freeze declared; "
+                "each incident needs its own commander",
+            )
+            self.save(Loaded(inc, loaded.extras, loaded.version))
+        return True
+
+    def freeze(self) -> dict[str, Any] | None:
+        """The active change freeze, or None."""
+        latest = self.store.gates(service=self.FREEZE_SERVICE, kind="freeze")
+        if not latest or latest[-1].decision != "ACTIVE":
+            return None
+        return {"at": latest[-1].at.isoformat(), **latest[-1].data}
+
+    def lift_freeze(self, by: str, reason: str) -> None:
+        if self.freeze() is None:
+            raise UsageError("there is no active change freeze")
+        if not reason.strip():
+            raise UsageError("lifting a change freeze needs a reason")
+        self.store.save_gate(
+            service=self.FREEZE_SERVICE,
+            version="-",
+            kind="freeze",
+            decision="LIFTED",
+            at=self.clock.now(),
+            data={
+                "reason": reason,
+                "by": by,
+                "incidents": (self.freeze() or {}).get("incidents", []),
+            },
+        )
 
     async def tick(self, now: datetime | None = None) -> TickReport:
         """Fire what is due: escalations of open incidents (idempotent: each fires once,
@@ -517,6 +578,8 @@ class IncidentDesk:
         open_ = [codec.from_data(d) for d in self.store.incidents(open_only=True)]
         major = escalation.major_incident(open_)
         report.major = major
+        if major:
+            self._check_major(now)
         for inc in open_:
             due = escalation.due(inc, policy, roster, now, major=major)
             if not due:

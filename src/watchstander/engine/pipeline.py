@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from watchstander.clock import Clock
 from watchstander.config.models import StrategyConfig
@@ -83,6 +84,13 @@ async def prepare(
         threshold=threshold,
     )
     now = clock.now()
+    with ws.open_store() as store:
+        frozen = _change_freeze(store)
+    if frozen is not None:
+        raise BlockedError(
+            f"change freeze since {frozen.at:%Y-%m-%d %H:%M} UTC: {frozen.data.get('reason')}"
+            "\nlift it with 'watchstander incident freeze --lift --by NAME --reason TEXT'"
+        )
     # The data plane first: a deploy that cannot reach production changes nothing.
     target = make_target(config)
     try:
@@ -227,3 +235,9 @@ async def prepare(
                 )
             )
     return prepared
+
+
+def _change_freeze(store: Any) -> Any:
+    """The active incident change freeze (a major incident), if any."""
+    records = store.gates(service="*", kind="freeze")
+    return records[-1] if records and records[-1].decision == "ACTIVE" else None
