@@ -84,8 +84,11 @@ async def prepare(
         threshold=threshold,
     )
     now = clock.now()
-    with ws.open_store() as store:
-        frozen = _change_freeze(store)
+    frozen = None
+    # A freeze can only be recorded in a store that exists: never create one just to look.
+    if ws.config.store.url is not None or (ws.state_dir / "state.db").exists():
+        with ws.open_store() as store:
+            frozen = _change_freeze(store)
     if frozen is not None:
         raise BlockedError(
             f"change freeze since {frozen.at:%Y-%m-%d %H:%M} UTC: {frozen.data.get('reason')}"
