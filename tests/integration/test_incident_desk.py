@@ -379,3 +379,28 @@ async def test_a_major_incident_freezes_deploys_until_lifted(tmp_path: Path) -> 
     # lifted: the deploy gets past the freeze (and stops at the missing data plane)
     with pytest.raises(DataPlaneError):
         await try_deploy()
+
+
+async def test_evidence_is_preserved_with_a_verifiable_manifest(tmp_path: Path) -> None:
+    from watchstander.inputs.checksums import verify_checksums
+
+    ws = workspace(tmp_path)
+    logs = ws.state_dir / "logs"
+    logs.mkdir(parents=True)
+    (logs / "1.1.0.log").write_text("GET /admin 200 from 203.0.113.9\n", encoding="utf-8")
+    (ws.state_dir / "dataplane.log").write_text("router started\n", encoding="utf-8")
+    with ws.open_store() as store:
+        desk = IncidentDesk(ws, store, FakeClock(T0), notifiers={})
+        inc = desk.declare(
+            title="admin exposed", urgency=Urgency.HIGH, security_breach=True
+        ).incident
+        loaded = await desk.preserve_evidence(inc.id, "sec-lead")
+    folder = tmp_path / ".aiwg" / "incidents" / inc.id / "evidence"
+    assert sorted(loaded.extras["evidence"]["files"]) == [
+        "dataplane.log",
+        "logs__1.1.0.log",
+        "metrics-snapshot.json",
+    ]
+    results = verify_checksums(folder / "manifest.sha256")
+    assert len(results) == 3 and all(r.ok for r in results)
+    assert "203.0.113.9" in (folder / "logs__1.1.0.log").read_text(encoding="utf-8")

@@ -344,6 +344,18 @@ def register(
         with desk(ctx) as d:
             show(d.complete_action(incident_id, action_id, by, not_doing=not_doing), "updated")
 
+    @incident_app.command("evidence")
+    @handle_errors
+    def evidence(ctx: typer.Context, incident_id: str, by: str = typer.Option(..., "--by")) -> None:
+        """Preserve evidence (logs, a metric snapshot, a sha256 manifest) in the incident's
+        folder; `mitigate` does it first by itself for security incidents."""
+        with desk(ctx) as d:
+            loaded = asyncio.run(d.preserve_evidence(incident_id, by))
+        ev = loaded.extras["evidence"]
+        console.print(
+            f"✓ {incident_id}: {len(ev['files'])} file(s), {ev['manifest']}", markup=False
+        )
+
     @incident_app.command("freeze")
     @handle_errors
     def freeze(

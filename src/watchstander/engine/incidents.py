@@ -1045,6 +1045,9 @@ class IncidentDesk:
         from watchstander.engine import operations
 
         loaded = self.load(incident_id)
+        if loaded.incident.security_breach and "evidence" not in loaded.extras:
+            # Evidence first: a rollback replaces the processes whose logs matter.
+            loaded = await self.preserve_evidence(incident_id, by)
         now = self.clock.now()
         inc = loaded.incident
         if inc.status in (
@@ -1196,6 +1199,74 @@ class IncidentDesk:
                 "value": rate.value,
             }
         return out
+
+    # -- security incidents: evidence before mitigation -------------------------------------
+
+    async def preserve_evidence(self, incident_id: str, by: str) -> Loaded:
+        """Copy the data plane's logs (production and staging) and a metric snapshot into
+        .aiwg/incidents/{id}/evidence/ with a sha256 manifest (sha256sum format, checkable
+        with `sha256sum -c`), before a mitigation changes anything."""
+        import hashlib
+        import json
+        import shutil
+
+        from watchstander.analysis.models import MetricQuery
+        from watchstander.engine.operations import make_metrics
+
+        loaded = self.load(incident_id)
+        now = self.clock.now()
+        folder = self.ws.reports_root / "incidents" / incident_id / "evidence"
+        folder.mkdir(parents=True, exist_ok=True)
+        copied: list[Path] = []
+        state = self.ws.state_dir
+        sources = [state / "dataplane.log", *sorted((state / "logs").glob("*.log"))]
+        staging = state / "staging"
+        sources += [staging / "dataplane.log", *sorted((staging / "logs").glob("*.log"))]
+        for source in sources:
+            if source.is_file():
+                dest = folder / str(source.relative_to(state)).replace("/", "__")
+                shutil.copyfile(source, dest)
+                copied.append(dest)
+        service = loaded.incident.service
+        version = self.store.stable_version(service)
+        snapshot: dict[str, Any] = {"taken_at": now.isoformat(), "version": version, "metrics": {}}
+        if version is not None:
+            source_metrics = make_metrics(self.ws.config)
+            try:
+                for metric in ("error_rate", "latency_p99", "throughput", "requests"):
+                    sample = await source_metrics.query(
+                        MetricQuery(metric, service, version, now - timedelta(hours=1), now)
+                    )
+                    snapshot["metrics"][metric] = {
+                        "value": sample.value,
+                        "count": sample.count,
+                        "query": sample.query,
+                        "error": sample.error,
+                    }
+            finally:
+                await source_metrics.aclose()
+        snap = folder / "metrics-snapshot.json"
+        snap.write_text(json.dumps(snapshot, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        copied.append(snap)
+        lines = [
+            f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}"
+            for path in sorted(copied)
+        ]
+        (folder / "manifest.sha256").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        loaded.extras["evidence"] = {
+            "at": now.isoformat(),
+            "by": by,
+            "files": [p.name for p in sorted(copied)],
+            "manifest": "evidence/manifest.sha256",
+        }
+        inc = models.record(
+            loaded.incident,
+            TimelineKind.ACTION,
+            now,
+            by,
+            f"evidence preserved: {len(copied)} file(s) with a sha256 manifest",
+        )
+        return self.save(Loaded(inc, loaded.extras, loaded.version))
 
 
 _CODEC_KEYS = frozenset(
