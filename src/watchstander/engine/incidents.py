@@ -163,7 +163,7 @@ class IncidentDesk:
 
     def load(self, incident_id: str) -> Loaded:
         data = self.store.incident(incident_id)
-        extras = {k: v for k, v in data.items() if k not in _CODEC_KEYS}
+        extras = {k: v for k, v in data.items() if k not in codec.KEYS}
         return Loaded(codec.from_data(data), extras, int(data.get("version", 0)))
 
     def save(self, loaded: Loaded, *, new: bool = False) -> Loaded:
@@ -1267,34 +1267,6 @@ class IncidentDesk:
             f"evidence preserved: {len(copied)} file(s) with a sha256 manifest",
         )
         return self.save(Loaded(inc, loaded.extras, loaded.version))
-
-
-_CODEC_KEYS = frozenset(
-    {
-        "version",
-        "id",
-        "title",
-        "service",
-        "impact",
-        "urgency",
-        "priority",
-        "status",
-        "milestones",
-        "category",
-        "detection_method",
-        "reporter",
-        "description",
-        "users_affected_pct",
-        "outage",
-        "data_loss",
-        "security_breach",
-        "roles",
-        "timeline",
-        "dedup_keys",
-        "rollout_id",
-        "escalations_fired",
-    }
-)
 
 
 def _first(text: str) -> str:

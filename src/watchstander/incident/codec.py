@@ -26,7 +26,36 @@ from watchstander.incident.models import (
     Value,
 )
 
-__all__ = ["to_data", "from_data"]
+__all__ = ["to_data", "from_data", "KEYS"]
+
+
+# The keys to_data writes; anything else in a stored record belongs to the engine.
+KEYS = frozenset(
+    {
+        "version",
+        "id",
+        "title",
+        "service",
+        "impact",
+        "urgency",
+        "priority",
+        "status",
+        "milestones",
+        "category",
+        "detection_method",
+        "reporter",
+        "description",
+        "users_affected_pct",
+        "outage",
+        "data_loss",
+        "security_breach",
+        "roles",
+        "timeline",
+        "dedup_keys",
+        "rollout_id",
+        "escalations_fired",
+    }
+)
 
 
 def _at(value: datetime | None) -> str | None:

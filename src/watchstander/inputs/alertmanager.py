@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
 from watchstander.errors import InputError
+from watchstander.inputs.jsonshape import kind, reject_constant
 
 __all__ = [
     "Alert",
@@ -253,7 +254,7 @@ class JsonFields:
         if not text.strip():
             raise InputError(f"{self.source}: empty, not JSON")
         try:
-            return json.loads(text, parse_constant=_reject_constant)
+            return json.loads(text, parse_constant=reject_constant)
         except json.JSONDecodeError as exc:
             raise InputError(
                 f"{self.source}:{exc.lineno}:{exc.colno}: invalid JSON ({exc.msg})"
@@ -328,22 +329,3 @@ class JsonFields:
         if parsed.replace(tzinfo=None) == _ZERO_TIME.replace(tzinfo=None):
             return None
         return parsed
-
-
-def _reject_constant(name: str) -> Any:
-    raise json.JSONDecodeError(f"{name} is not valid JSON", name, 0)
-
-
-def kind(value: object) -> str:
-    """How a JSON value is described in error messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"

@@ -39,6 +39,7 @@ from urllib.parse import unquote, urlsplit
 
 from watchstander.errors import InputError
 from watchstander.gates.models import Finding, FindingSeverity
+from watchstander.inputs.jsonshape import kind, reject_constant
 
 __all__ = ["load_findings"]
 
@@ -69,13 +70,13 @@ def load_findings(path: Path) -> list[Finding]:
     if isinstance(document, dict) and "findings" in document:
         items = document["findings"]
         if not isinstance(items, list):
-            raise InputError(f"{path}: findings: expected an array, got {_kind(items)}")
+            raise InputError(f"{path}: findings: expected an array, got {kind(items)}")
         return _read_plain(path, items, "findings")
     if isinstance(document, list):
         return _read_plain(path, document, "")
     raise InputError(
         f'{path}: neither SARIF 2.1.0 (an object with "version" and "runs") nor a findings '
-        f'list (an array of objects, or {{"findings": [...]}}); got {_kind(document)}'
+        f'list (an array of objects, or {{"findings": [...]}}); got {kind(document)}'
     )
 
 
@@ -98,29 +99,11 @@ def _load_json(path: Path) -> Any:
         byte = data[exc.start : exc.start + 1].hex()
         raise InputError(f"{path}:{line}:{col}: not UTF-8 text (byte 0x{byte}), not JSON") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=reject_constant)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON ({exc.msg})") from None
     except RecursionError:
         raise InputError(f"{path}: invalid JSON (nested too deeply)") from None
-
-
-def _reject_constant(name: str) -> Any:
-    raise json.JSONDecodeError(f"{name} is not valid JSON", name, 0)
-
-
-def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
 
 
 def _join(parent: str, key: str | int) -> str:
@@ -143,21 +126,21 @@ class _Sarif:
         if value is None and optional:
             return {}
         if not isinstance(value, dict):
-            raise self.fail(where, f"expected an object, got {_kind(value)}")
+            raise self.fail(where, f"expected an object, got {kind(value)}")
         return value
 
     def array(self, value: Any, where: str, *, optional: bool = False) -> list[Any]:
         if value is None and optional:
             return []
         if not isinstance(value, list):
-            raise self.fail(where, f"expected an array, got {_kind(value)}")
+            raise self.fail(where, f"expected an array, got {kind(value)}")
         return value
 
     def string(self, value: Any, where: str) -> str:
         if value is None:
             return ""
         if not isinstance(value, str):
-            raise self.fail(where, f"expected a string, got {_kind(value)}")
+            raise self.fail(where, f"expected a string, got {kind(value)}")
         return value
 
     def read(self, log: dict[str, Any]) -> list[Finding]:
@@ -359,7 +342,7 @@ def _read_plain(path: Path, items: list[Any], where: str) -> list[Finding]:
     for n, item in enumerate(items):
         at = _join(where, n)
         if not isinstance(item, dict):
-            raise InputError(f"{path}: {at}: expected an object, got {_kind(item)}")
+            raise InputError(f"{path}: {at}: expected an object, got {kind(item)}")
         findings.append(_plain_finding(path, item, at))
     return findings
 
@@ -370,7 +353,7 @@ def _plain_finding(path: Path, item: dict[str, Any], where: str) -> Finding:
         if value is None:
             return ""
         if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise InputError(f"{path}: {_join(where, key)}: expected a string, got {_kind(value)}")
+            raise InputError(f"{path}: {_join(where, key)}: expected a string, got {kind(value)}")
         return str(value).strip()
 
     if "severity" not in item:
@@ -408,7 +391,7 @@ def _plain_location(path: Path, where: str, file: Any, line: Any) -> str:
     if file is None or file == "":
         return ""
     if not isinstance(file, str):
-        raise InputError(f"{path}: {_join(where, 'file')}: expected a string, got {_kind(file)}")
+        raise InputError(f"{path}: {_join(where, 'file')}: expected a string, got {kind(file)}")
     if line is None or line == "":
         return file
     if isinstance(line, bool) or not isinstance(line, int | str) or not str(line).strip().isdigit():

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
-from watchstander.inputs.alertmanager import JsonFields, kind
+from watchstander.inputs.alertmanager import JsonFields
+from watchstander.inputs.jsonshape import kind
 
 __all__ = [
     "EventAction",

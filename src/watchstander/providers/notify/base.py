@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from watchstander.clock import Clock, SystemClock
 
 __all__ = [
+    "Reporter",
     "SEVERITIES",
     "KINDS",
     "ErrorKind",
@@ -215,3 +216,39 @@ def scrub(text: str, *secrets: str | None) -> str:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+class Reporter:
+    """What every notifier shares: a Delivery stamped with its channel, redacted target and
+    time, with the notifier's secrets scrubbed from the detail."""
+
+    channel: str
+    _clock: Clock
+
+    @property
+    def target(self) -> str:
+        """Where messages go, with secrets masked (each notifier says)."""
+        raise NotImplementedError
+
+    def _secrets(self) -> tuple[str | None, ...]:
+        return ()
+
+    def _delivery(
+        self,
+        ok: bool,
+        detail: str,
+        *,
+        status: int | None = None,
+        error: ErrorKind | None = None,
+        reference: str | None = None,
+    ) -> Delivery:
+        return Delivery(
+            channel=self.channel,
+            target=self.target,
+            ok=ok,
+            status=status,
+            detail=scrub(detail, *self._secrets()),
+            at=self._clock.now(),
+            error=error,
+            reference=reference,
+        )

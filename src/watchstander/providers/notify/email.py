@@ -24,7 +24,7 @@ from email.utils import formatdate, make_msgid
 
 from watchstander.clock import Clock, SystemClock
 from watchstander.errors import ConfigError
-from watchstander.providers.notify.base import Delivery, ErrorKind, Message, scrub
+from watchstander.providers.notify.base import Delivery, ErrorKind, Message, Reporter
 
 __all__ = ["SmtpEmail"]
 
@@ -41,7 +41,7 @@ def _reply(text: bytes | str) -> str:
     return " ".join(text.split())
 
 
-class SmtpEmail:
+class SmtpEmail(Reporter):
     channel = "email"
 
     def __init__(
@@ -117,25 +117,8 @@ class SmtpEmail:
             detail += "; refused " + ", ".join(f"{r} ({why})" for r, why in refused.items())
         return self._delivery(True, detail, status=status, reference=reply or None)
 
-    def _delivery(
-        self,
-        ok: bool,
-        detail: str,
-        *,
-        status: int | None = None,
-        error: ErrorKind | None = None,
-        reference: str | None = None,
-    ) -> Delivery:
-        return Delivery(
-            channel=self.channel,
-            target=self.target,
-            ok=ok,
-            status=status,
-            detail=scrub(detail, self._password),
-            at=self._clock.now(),
-            error=error,
-            reference=reference,
-        )
+    def _secrets(self) -> tuple[str | None, ...]:
+        return (self._password,)
 
     def _send_sync(self, mail: EmailMessage) -> tuple[int, str, dict[str, str]]:
         """One SMTP session: EHLO, STARTTLS, AUTH, MAIL, RCPT each, DATA. Raises _Failed."""

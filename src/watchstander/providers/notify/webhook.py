@@ -33,7 +33,13 @@ import httpx
 
 from watchstander.clock import Clock, SystemClock
 from watchstander.errors import ConfigError
-from watchstander.providers.notify.base import Delivery, ErrorKind, Message, redact_url, scrub
+from watchstander.providers.notify.base import (
+    Delivery,
+    ErrorKind,
+    Message,
+    Reporter,
+    redact_url,
+)
 
 __all__ = [
     "SlackWebhook",
@@ -133,7 +139,7 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-class _HttpNotifier:
+class _HttpNotifier(Reporter):
     channel = "webhook"
 
     def __init__(
@@ -159,26 +165,6 @@ class _HttpNotifier:
 
     def _secrets(self) -> tuple[str | None, ...]:
         return _url_secrets(self._url)
-
-    def _delivery(
-        self,
-        ok: bool,
-        detail: str,
-        *,
-        status: int | None = None,
-        error: ErrorKind | None = None,
-        reference: str | None = None,
-    ) -> Delivery:
-        return Delivery(
-            channel=self.channel,
-            target=self.target,
-            ok=ok,
-            status=status,
-            detail=scrub(detail, *self._secrets()),
-            at=self._clock.now(),
-            error=error,
-            reference=reference,
-        )
 
     async def _post(
         self,
