@@ -404,3 +404,59 @@ async def test_evidence_is_preserved_with_a_verifiable_manifest(tmp_path: Path) 
     results = verify_checksums(folder / "manifest.sha256")
     assert len(results) == 3 and all(r.ok for r in results)
     assert "203.0.113.9" in (folder / "logs__1.1.0.log").read_text(encoding="utf-8")
+
+
+async def test_a_security_breach_notifies_legal_and_compliance_with_its_deadlines(
+    tmp_path: Path, receiver: dict[str, Any]
+) -> None:
+    from watchstander.incident.escalation import DEFAULT_POLICY
+
+    ws = workspace(
+        tmp_path,
+        incidents={
+            "regulatory": [
+                {"name": "GDPR Art. 33", "within": "72h"},
+                {"name": "HIPAA breach notice", "within": "60d", "applies_to": ["data_loss"]},
+            ]
+        },
+    )
+    base = roster()
+    staffed = Roster(
+        people=(*base.people, Person("lee", {"email": "lee@example.invalid"}, "UTC", frozenset())),
+        rotations=(
+            *base.rotations,
+            Rotation("legal", ("lee",), base.rotations[0].start, timedelta(days=7), "UTC"),
+            Rotation("compliance", ("lee",), base.rotations[0].start, timedelta(days=7), "UTC"),
+        ),
+    )
+    clock = FakeClock(T0)
+    with ws.open_store() as store:
+        desk = IncidentDesk(
+            ws, store, clock, notifiers={"hook": GenericWebhook(receiver["url"], SECRET)}
+        )
+        desk._roster = (staffed, DEFAULT_POLICY)
+        inc = desk.declare(
+            title="admin exposed", urgency=Urgency.HIGH, security_breach=True
+        ).incident
+        report = await desk.tick()
+        fired = [reason for _, reason in report.escalations]
+        for target in ("executive (eve)", "legal (lee)", "compliance (lee)"):
+            assert any(r.startswith(target) for r in fired), fired
+        assert (await desk.tick()).escalations == []  # once each
+        clock.advance(3600)
+        assert not [r for _, r in (await desk.tick()).escalations if "legal" in r]
+    kinds = [p["json"].get("kind") for p in receiver["posts"]]
+    assert kinds.count("legal-notification") == 1  # one message for legal and compliance
+    legal = next(
+        p["json"] for p in receiver["posts"] if p["json"].get("kind") == "legal-notification"
+    )
+    assert all(p["ok"] for p in receiver["posts"])
+    text = json.dumps(legal)
+    # GDPR is due 72 h after the breach was recorded; HIPAA applies to data loss only.
+    assert "GDPR Art. 33: due 2026-11-24 10:00 UTC" in text
+    assert "HIPAA" not in text
+    folder = tmp_path / ".aiwg" / "incidents" / inc.id
+    filed = (folder / "communications" / "legal-notification.md").read_text(encoding="utf-8")
+    assert "Legal and Compliance Notification" in filed and "security breach" in filed
+    record = (folder / "incident-record.md").read_text(encoding="utf-8")
+    assert "| GDPR Art. 33 | 2026-11-24 10:00 UTC | due in 71 h |" in record, record

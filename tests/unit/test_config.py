@@ -118,3 +118,19 @@ def test_per_metric_overrides_must_name_a_judged_metric() -> None:
         parse_config(bad)
     with pytest.raises(ConfigError, match=r":8: analysis.metrics.error-rate.no_data"):
         parse_config(MINIMAL + "analysis:\n  metrics:\n    error-rate: {no_data: never}\n")
+
+
+def test_regulatory_duties_are_validated_by_field() -> None:
+    good = parse_config(
+        MINIMAL
+        + "incidents:\n  regulatory:\n    - {name: HIPAA, within: 60d, applies_to: [data_loss]}\n"
+    )
+    (rule,) = good.incidents.regulatory or []
+    assert (rule.within, rule.applies_to) == (60 * 86400.0, ("data_loss",))
+    assert parse_config(MINIMAL).incidents.regulatory is None  # the default: GDPR 72 h
+    bad = MINIMAL + "incidents:\n  regulatory:\n    - {name: X, within: 0s, applies_to: [fire]}\n"
+    with pytest.raises(ConfigError) as info:
+        parse_config(bad, source="r.yaml")
+    text = str(info.value)
+    assert "r.yaml:8: incidents.regulatory.0.within: must be positive" in text
+    assert "incidents.regulatory.0.applies_to.0:" in text

@@ -53,7 +53,7 @@ def person(name: str, **contacts: str) -> Person:
 
 
 def make_roster(*people: Person, overrides: tuple[Override, ...] = ()) -> Roster:
-    names = "alice bob carol dave erin frank grace ivy".split()
+    names = "alice bob carol dave erin frank grace ivy lena".split()
     given = {p.name: p for p in people}
     return Roster(
         tuple(given.get(n, person(n)) for n in names),
@@ -71,6 +71,8 @@ def make_roster(*people: Person, overrides: tuple[Override, ...] = ()) -> Roster
             Rotation("tier3", ("erin",), datetime(2026, 1, 1, tzinfo=UTC)),
             Rotation("management", ("frank",), datetime(2026, 1, 1, tzinfo=UTC)),
             Rotation("executive", ("grace",), datetime(2026, 1, 1, tzinfo=UTC)),
+            # Legal is staffed; compliance deliberately is not (see the breach tests).
+            Rotation("legal", ("lena",), datetime(2026, 1, 1, tzinfo=UTC)),
         ),
         overrides,
     )
@@ -387,10 +389,14 @@ def test_a_late_engine_sends_one_repeat_not_a_burst() -> None:
 
 
 @pytest.mark.parametrize("flag", ["security_breach", "data_loss"])
-def test_breach_or_data_loss_goes_to_the_executive_immediately(flag: str) -> None:
+def test_breach_or_data_loss_goes_to_executive_legal_and_compliance_immediately(
+    flag: str,
+) -> None:
     inc = incident(Impact.LOW, Urgency.HIGH, **{flag: True})  # a P2
     assert inc.priority is Priority.P2
-    (exec_,) = [e for e in escalation.due(inc, DEFAULT_POLICY, ROSTER, T0) if e.kind is H]
+    compliance, exec_, legal = [
+        e for e in escalation.due(inc, DEFAULT_POLICY, ROSTER, T0) if e.kind is H
+    ]
     assert (exec_.key, exec_.target, exec_.person, exec_.at) == (
         "hierarchical:executive",
         "executive",
@@ -398,8 +404,48 @@ def test_breach_or_data_loss_goes_to_the_executive_immediately(flag: str) -> Non
         T0,
     )
     assert exec_.reason.endswith("notify executive immediately")
+    assert (legal.key, legal.person, legal.at) == ("hierarchical:legal", ROSTER.person("lena"), T0)
+    assert legal.reason.endswith("notify legal immediately")
+    # Nobody holds compliance: it still comes back, with the problem spelled out.
+    assert (compliance.key, compliance.person, compliance.at) == (
+        "hierarchical:compliance",
+        None,
+        T0,
+    )
+    assert "no one holds compliance" in compliance.problem
     inc = run(inc, T0 + 24 * HOUR)
-    assert inc.escalations_fired["hierarchical:executive"] == T0
+    for target in ("executive", "legal", "compliance"):
+        assert inc.escalations_fired[f"hierarchical:{target}"] == T0
+
+
+def test_a_major_incident_alone_does_not_page_legal() -> None:
+    a = open_with_commander(1, Impact.HIGH, "ivy")
+    targets = {e.target for e in escalation.due(a, DEFAULT_POLICY, ROSTER, T0, major=True)}
+    assert "executive" in targets
+    assert not {"legal", "compliance"} & targets
+
+
+def test_regulatory_deadlines_count_from_when_the_breach_was_recorded() -> None:
+    rules = (
+        escalation.RegulatoryRule("HIPAA breach notice", 60 * 24 * HOUR, on_security_breach=False),
+        *escalation.DEFAULT_REGULATORY,
+    )
+    inc = run(p1(), T0 + 39 * MIN)
+    assert escalation.regulatory_deadlines(inc, rules) == []
+    inc = models.set_flags(inc, at=T0 + 40 * MIN, by="sec", reason="exfil", security_breach=True)
+    ((rule, due_at),) = escalation.regulatory_deadlines(inc, rules)  # HIPAA: data loss only
+    assert rule.name.startswith("GDPR") and due_at == T0 + 40 * MIN + 72 * HOUR
+    inc = models.set_flags(inc, at=T0 + 50 * MIN, by="sec", reason="rows gone", data_loss=True)
+    found = escalation.regulatory_deadlines(inc, rules)
+    # Both counted from the first flag (40 min), earliest due first.
+    assert [(r.name[:5], d) for r, d in found] == [
+        ("GDPR ", T0 + 40 * MIN + 72 * HOUR),
+        ("HIPAA", T0 + 40 * MIN + 60 * 24 * HOUR),
+    ]
+    with pytest.raises(ValueError, match="must be positive"):
+        escalation.RegulatoryRule("x", timedelta(0))
+    with pytest.raises(ValueError, match="applies to nothing"):
+        escalation.RegulatoryRule("x", HOUR, on_security_breach=False, on_data_loss=False)
 
 
 def test_breach_found_later_escalates_when_recorded() -> None:
@@ -408,7 +454,7 @@ def test_breach_found_later_escalates_when_recorded() -> None:
     inc = models.set_flags(
         inc, at=T0 + 40 * MIN, by="sec", reason="exfiltration", security_breach=True
     )
-    (exec_,) = [
+    _, exec_, _ = [
         e for e in escalation.due(inc, DEFAULT_POLICY, ROSTER, T0 + 40 * MIN) if e.kind is H
     ]
     assert exec_.at == T0 + 40 * MIN

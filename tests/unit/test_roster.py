@@ -52,6 +52,8 @@ rotations:
   - {name: tier3, start: "2026-10-19T00:00Z", shift: 1d12h, members: [dave]}
   - {name: management, start: "2026-10-19T00:00", members: [alice]}
   - {name: executive, start: "2026-10-19T00:00", members: [bob]}
+  - {name: legal, start: "2026-10-19T00:00", members: [carol]}
+  - {name: compliance, start: "2026-10-19T00:00", members: [carol]}
 overrides:
   - rotation: tier1
     person: carol
@@ -433,6 +435,8 @@ def test_people_without_contacts_are_warned_about_not_refused(tmp_path: Path) ->
           - {name: tier3, start: '2026-11-02', members: [alice]}
           - {name: management, start: '2026-11-02', members: [alice]}
           - {name: executive, start: '2026-11-02', members: [alice]}
+          - {name: legal, start: '2026-11-02', members: [alice]}
+          - {name: compliance, start: '2026-11-02', members: [alice]}
         overrides:
           - {rotation: tier1, person: carol, start: '2026-11-21', end: '2026-11-22'}
         """,
@@ -466,8 +470,9 @@ def test_missing_rotations_for_the_default_policy_are_warned_about(tmp_path: Pat
     )
     loaded = load_roster(path)
     assert loaded.warnings == (
-        f"{path}: policy: the default escalation policy pages executive, management, tier2,"
-        " tier3, which the roster has no rotation for: those escalations reach nobody",
+        f"{path}: policy: the default escalation policy pages compliance, executive, legal,"
+        " management, tier2, tier3, which the roster has no rotation for: those escalations"
+        " reach nobody",
     )
 
 
@@ -498,6 +503,9 @@ policy:
   immediate:
     - {after: 0s, target: executive, kind: hierarchical}
     - {after: 5m, target: management, kind: hierarchical}
+  breach:
+    - {after: 0m, target: legal, kind: hierarchical}
+    - {after: 1h, target: security_lead, kind: hierarchical}
   renotify: false
   renotify_to: [tier1]
 """
@@ -520,6 +528,11 @@ def test_a_policy_section_parses(tmp_path: Path) -> None:
     assert policy.immediate == (
         EscalationStep(0 * MIN, "executive", H),
         EscalationStep(5 * MIN, "management", H),
+    )
+    # Only legal on a breach (compliance dropped), and the security lead after an hour.
+    assert policy.breach == (
+        EscalationStep(0 * MIN, "legal", H),
+        EscalationStep(60 * MIN, "security_lead", H),
     )
     assert policy.renotify is False
     assert policy.renotify_to == ("tier1",)

@@ -436,6 +436,23 @@ NotifierConfig = Annotated[
 ]
 
 
+class RegulatoryConfig(_Model):
+    """A breach-reporting duty: report within `within` of the breach being recorded."""
+
+    name: str = Field(min_length=1)  # "GDPR Art. 33: notify the supervisory authority"
+    within: Seconds
+    applies_to: tuple[Literal["security_breach", "data_loss"], ...] = Field(
+        ("security_breach", "data_loss"), min_length=1
+    )
+
+    @field_validator("within")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be positive")
+        return value
+
+
 class IncidentsConfig(_Model):
     """Incident response: who is on call, how to reach them, where the code is."""
 
@@ -445,6 +462,8 @@ class IncidentsConfig(_Model):
     repository: str | None = None  # the service's git repository (triage, bisect)
     triage_window: Seconds = 48 * 3600.0  # recent deployments considered
     intake_token_env: str | None = Field(None, pattern=_ENV_NAME)  # webhook intake (HTTP)
+    # Breach-reporting duties dated on a security breach or data loss; None: GDPR's 72 h.
+    regulatory: list[RegulatoryConfig] | None = None
 
 
 class StoreConfig(_Model):

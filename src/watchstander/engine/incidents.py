@@ -141,6 +141,28 @@ class IncidentDesk:
                 self._roster = (loaded.roster, loaded.policy or escalation.DEFAULT_POLICY)
         return self._roster
 
+    def regulatory(self, inc: Incident) -> list[dict[str, str]]:
+        """The breach-reporting deadlines the incident's flags trigger (incidents.regulatory,
+        by default GDPR's 72 h), dated from when the flag was recorded."""
+        configured = self.config.regulatory
+        rules = (
+            escalation.DEFAULT_REGULATORY
+            if configured is None
+            else tuple(
+                escalation.RegulatoryRule(
+                    r.name,
+                    timedelta(seconds=r.within),
+                    on_security_breach="security_breach" in r.applies_to,
+                    on_data_loss="data_loss" in r.applies_to,
+                )
+                for r in configured
+            )
+        )
+        return [
+            {"name": rule.name, "due": due.isoformat()}
+            for rule, due in escalation.regulatory_deadlines(inc, rules)
+        ]
+
     def notifiers(self) -> dict[str, Notifier]:
         if self._notifiers is None:
             self._notifiers = dict(build_notifier(c, i) for i, c in enumerate(self.config.notify))
@@ -191,6 +213,7 @@ class IncidentDesk:
         data: dict[str, Any] = {
             **codec.to_data(loaded.incident, version=loaded.version),
             **loaded.extras,
+            "regulatory": self.regulatory(loaded.incident),
             "deliveries": [
                 {
                     "channel": d["channel"],
@@ -229,7 +252,12 @@ class IncidentDesk:
         from watchstander.reports.incidents import compose
 
         inc = loaded.incident
-        data = {**codec.to_data(inc, version=loaded.version), **loaded.extras, **(extra or {})}
+        data = {
+            **codec.to_data(inc, version=loaded.version),
+            **loaded.extras,
+            "regulatory": self.regulatory(inc),
+            **(extra or {}),
+        }
         subject, text = compose(kind, data)
         now = self.clock.now()
         channels = self._channels_for(kind, inc.priority)
@@ -587,11 +615,21 @@ class IncidentDesk:
             loaded = self.load(inc.id)
             fired = escalation.apply(loaded.incident, due, now)
             loaded = Loaded(fired, loaded.extras, loaded.version)
+            legal_sent = False
             for esc in due:
                 kind = {
                     "management": "management-notification",
                     "executive": "executive-notification",
+                    "legal": "legal-notification",
+                    "compliance": "legal-notification",
                 }.get(esc.target, "renotify" if esc.kind.value == "renotify" else "escalation")
+                who = f" ({esc.person.name})" if esc.person else f" ({esc.problem})"
+                report.escalations.append((inc.id, f"{esc.target}{who}: {esc.reason}"))
+                if kind == "legal-notification":
+                    # Legal and compliance fire together: one message for the pair.
+                    if legal_sent:
+                        continue
+                    legal_sent = True
                 loaded = self._announce(
                     loaded,
                     kind,
@@ -606,8 +644,6 @@ class IncidentDesk:
                     },
                     automatic=True,
                 )
-                who = f" ({esc.person.name})" if esc.person else f" ({esc.problem})"
-                report.escalations.append((inc.id, f"{esc.target}{who}: {esc.reason}"))
             self.save(loaded)
         report.reminders = self._remind_actions(now)
         report.delivered, report.failed = await self.deliver(now)

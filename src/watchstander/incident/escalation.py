@@ -11,7 +11,12 @@ Three parts, all pure (the engine's timer loop stores and delivers):
   optionally re-paging its target until someone acknowledges. DEFAULT_POLICY is the aiwg
   flow's: functional escalation Tier 1 -> 2 -> 3 (P0: 15 / 30 min, P1: 30 / 60 min,
   "issue unresolved after ..."), management (P0: 30 min; P1: 2 h unresolved) and executive
-  (P0 unresolved after 2 h; immediately for a security breach or data loss).
+  (P0 unresolved after 2 h; immediately for a security breach or data loss), and on a
+  security breach or data loss legal and compliance at once as well (the flow's
+  "Legal and compliance: IMMEDIATE").
+* **Regulatory deadlines**: `regulatory_deadlines(incident, rules)` dates each
+  breach-reporting duty (DEFAULT_REGULATORY: GDPR Art. 33, 72 h) from when the breach or
+  data loss was first recorded.
 * **due / apply**: `due(incident, policy, roster, now)` returns exactly the escalations
   that are due and have not fired; `apply` records them on the incident (a fired marker
   plus an `escalated` timeline entry), so calling `due` again at the same or a later
@@ -72,6 +77,9 @@ __all__ = [
     "MAJOR_INCIDENT_ACTIONS",
     "major_incident",
     "major_incident_state",
+    "RegulatoryRule",
+    "DEFAULT_REGULATORY",
+    "regulatory_deadlines",
 ]
 
 ACTOR = "watchstander"  # the actor of the timeline entries apply() writes
@@ -291,6 +299,12 @@ class EscalationPolicy:
         Role.ON_CALL.value,
         "tier1",
     )
+    # Notified at once on a security breach or data loss only (not for a major incident):
+    # the flow's "Legal and compliance: IMMEDIATE".
+    breach: tuple[EscalationStep, ...] = (
+        EscalationStep(timedelta(0), "legal", _H),
+        EscalationStep(timedelta(0), "compliance", _H),
+    )
 
     def __post_init__(self) -> None:
         if self.renotify and not self.renotify_to:
@@ -404,12 +418,14 @@ def due(
         if on
     ]
     since: datetime | None = None
+    immediate = policy.immediate
     if flags:
         since, cause = _flagged_at(incident), " and ".join(flags)
+        immediate = (*policy.immediate, *policy.breach)
     elif major and prio in (Priority.P0, Priority.P1):
         since, cause = now, "major incident declared"
     if since is not None:
-        for step in policy.immediate:
+        for step in immediate:
             at = max(incident.detected + step.after, since)
             if at <= now and not _stopped(incident, step.stop_on, now):
                 add(step, step.key, at, f"{cause}: notify {step.target} immediately")
@@ -611,3 +627,44 @@ def major_incident_state(open_incidents: Sequence[Incident]) -> MajorIncident | 
         missing_commander=tuple(missing),
         shared_commanders=shared,
     )
+
+
+# -- regulatory deadlines ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegulatoryRule:
+    """A duty to report a breach within `within` of becoming aware of it (the flow's
+    "Regulatory reporting: {GDPR, HIPAA, etc.} within required timeframes")."""
+
+    name: str  # "GDPR Art. 33: notify the supervisory authority"
+    within: timedelta
+    on_security_breach: bool = True
+    on_data_loss: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise ValueError("regulatory rule: name must not be empty")
+        if self.within <= timedelta(0):
+            raise ValueError(f"regulatory rule {self.name}: `within` must be positive")
+        if not (self.on_security_breach or self.on_data_loss):
+            raise ValueError(f"regulatory rule {self.name}: applies to nothing")
+
+
+DEFAULT_REGULATORY: tuple[RegulatoryRule, ...] = (
+    RegulatoryRule("GDPR Art. 33: notify the supervisory authority", timedelta(hours=72)),
+)
+
+
+def regulatory_deadlines(
+    incident: Incident, rules: Sequence[RegulatoryRule]
+) -> list[tuple[RegulatoryRule, datetime]]:
+    """(rule, due) for each rule the incident's flags trigger, counted from when the flag
+    was first recorded (declaration or a later set_flags); earliest first."""
+    out = [
+        (rule, _flagged_at(incident) + rule.within)
+        for rule in rules
+        if (rule.on_security_breach and incident.security_breach)
+        or (rule.on_data_loss and incident.data_loss)
+    ]
+    return sorted(out, key=lambda item: (item[1], item[0].name))

@@ -41,6 +41,9 @@ Contact kinds are email, slack, phone, sms, pagerduty, webhook and teams.
           - {after: 0m, target: tier1, stop_on: acknowledged}
       immediate:                 # on a security breach, data loss or a major incident
         - {after: 0m, target: executive, kind: hierarchical}
+      breach:                    # also, on a security breach or data loss only
+        - {after: 0m, target: legal, kind: hierarchical}
+        - {after: 0m, target: compliance, kind: hierarchical}
       renotify: true             # remind a quiet acknowledged incident's commander
       renotify_to: [incident_commander, on_call, tier1]
 
@@ -540,7 +543,9 @@ class _Reader:
         return out
 
     def policy(self, node: yaml.Node, rotations: set[str]) -> EscalationPolicy | None:
-        keys = self.mapping(node, "policy", ("steps", "immediate", "renotify", "renotify_to"))
+        keys = self.mapping(
+            node, "policy", ("steps", "immediate", "breach", "renotify", "renotify_to")
+        )
         if keys is None:
             return None
         ok = True
@@ -567,6 +572,11 @@ class _Reader:
             parsed = self.steps(keys["immediate"][1], "policy.immediate", rotations)
             ok = ok and parsed is not None
             immediate = parsed or ()
+        breach = DEFAULT_POLICY.breach
+        if "breach" in keys:
+            parsed = self.steps(keys["breach"][1], "policy.breach", rotations)
+            ok = ok and parsed is not None
+            breach = parsed or ()
         renotify: bool | None = DEFAULT_POLICY.renotify
         if "renotify" in keys:
             renotify = self.boolean(keys["renotify"][1], "policy.renotify")
@@ -588,7 +598,9 @@ class _Reader:
             where = keys["renotify_to"][1] if "renotify_to" in keys else node
             self.error(where, "policy.renotify_to", "renotify needs at least one target")
             return None
-        return EscalationPolicy(MappingProxyType(steps), immediate, renotify, renotify_to)
+        return EscalationPolicy(
+            MappingProxyType(steps), immediate, renotify, renotify_to, breach=breach
+        )
 
     def steps(
         self, node: yaml.Node, field: str, rotations: set[str]
@@ -706,7 +718,7 @@ class _Reader:
     ) -> None:
         """Warn about non-role targets the (default) policy pages that have no rotation."""
         wanted = [s.target for steps in policy.steps.values() for s in steps]
-        wanted += [s.target for s in policy.immediate]
+        wanted += [s.target for s in (*policy.immediate, *policy.breach)]
         if policy.renotify:
             wanted += list(policy.renotify_to)
         missing = sorted({t for t in wanted if t not in rotations and t not in _ROLES})

@@ -87,6 +87,7 @@ COMMUNICATION_KINDS = (
     "status-page-update",
     "management-notification",
     "executive-notification",
+    "legal-notification",
     "resolution-notification",
 )
 # Everything compose() knows: the filed kinds plus the pages the escalation timer sends.
@@ -178,6 +179,32 @@ def _at(value: object) -> datetime | None:
 def _when(value: object, missing: str = "not recorded yet") -> str:
     at = _at(value)
     return missing if at is None else fmt_time(at)
+
+
+def _regulatory_rows(data: Mapping[str, Any], now: datetime) -> list[dict[str, str]]:
+    """The breach-reporting deadlines the engine dated (data["regulatory"]), as of `now`."""
+    rows = []
+    for item in data.get("regulatory") or []:
+        due = _at(item.get("due"))
+        if due is None:
+            continue
+        left = due - now
+        state = f"due in {_span(left)}" if left > timedelta(0) else f"OVERDUE by {_span(-left)}"
+        rows.append({"name": str(item.get("name", "")), "due": _minute(due), "state": state})
+    return rows
+
+
+def _evidence_line(data: Mapping[str, Any]) -> str:
+    ev = data.get("evidence")
+    if not isinstance(ev, Mapping):
+        return "not preserved yet"
+    files = ev.get("files") or []
+    at = _at(ev.get("at"))
+    when = f" at {_minute(at)}" if at is not None else ""
+    return (
+        f"{len(files)} file(s) preserved{when} by {ev.get('by', 'unknown')},"
+        f" manifest `{ev.get('manifest', '')}`"
+    )
 
 
 def _minute(at: datetime) -> str:
@@ -603,6 +630,7 @@ def _record(inc: Incident, data: Mapping[str, Any], as_of: datetime) -> dict[str
         "start_short": _minute(m.started or inc.detected),
         "date": inc.detected.date().isoformat(),
         "commander": _role(inc, Role.INCIDENT_COMMANDER),
+        "security_lead": _role(inc, Role.SECURITY_LEAD),
         "on_call": _role(inc, Role.ON_CALL),
         "technical_lead": _role(inc, Role.TECHNICAL_LEAD),
         "communications_lead": _role(inc, Role.COMMUNICATIONS_LEAD),
@@ -622,6 +650,8 @@ def _record(inc: Incident, data: Mapping[str, Any], as_of: datetime) -> dict[str
             {"label": name.capitalize(), "at": _when(at, "not reached yet")}
             for name, at in m.items()
         ],
+        "regulatory": _regulatory_rows(data, as_of),
+        "evidence": _evidence_line(data),
         "rollout_id": inc.rollout_id or "none linked",
         "dedup_keys": ", ".join(sorted(inc.dedup_keys)) or "none",
         "flags": {
@@ -768,6 +798,7 @@ def _subject(kind: str, r: Mapping[str, Any], extra: Mapping[str, str]) -> str:
         "status-page-update": r["phase"],
         "management-notification": f"Management notification, {r['phase']}",
         "executive-notification": f"Executive alert, {r['phase']}",
+        "legal-notification": "Legal and compliance notification",
         "resolution-notification": "Resolved",
         "escalation": f"Escalated to {extra.get('target', '')}",
         "renotify": "Update overdue",
@@ -1544,6 +1575,7 @@ def _communication_kinds(inc: Incident, data: Mapping[str, Any]) -> list[str]:
         "status-page-update": inc.priority in _REVIEWED,
         "management-notification": "management" in fired,
         "executive-notification": "executive" in fired,
+        "legal-notification": bool({"legal", "compliance"} & fired),
         "resolution-notification": inc.status in _DONE,
     }
     return [k for k in COMMUNICATION_KINDS if applies[k] or k in sent or k in delivered]
