@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint typecheck unit integration bench clean
+.PHONY: install sysdeps demo test lint typecheck unit integration bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,11 @@ typecheck: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint typecheck
+# System packages the integration tests run for real (promtool).
+sysdeps:
+	bash scripts/system-deps.sh
+
+test: sysdeps lint typecheck
 	$(BIN)/python -m pytest
 
 unit: install

@@ -63,6 +63,11 @@ async def test_demo_matches_every_outcome_and_leaves_nothing_running(demo_dir: P
     # The staging gate stopped 1.1.0 before production served a single request of it.
     assert rows[0][columns.index("bad reqs")] == "0", rows[0]
     assert re.search(r"load generator: \d+ requests, 0 connection errors", result.stdout)
+    # It ends with a short hypercare for 1.2.0 and its day-1 status, measured.
+    assert re.search(r"Hypercare HC-\d{4}-\d\d-\d\d-001 demo 1\.2\.0: day 1 of 3", result.stdout)
+    availability = next(line for line in result.stdout.splitlines() if "│ availability" in line)
+    assert re.search(r"\d+\.\d{3}%", availability), availability  # a measured SLI, not "no data"
+    assert (demo_dir / ".aiwg/deployment/alert-escalation-matrix.md").exists()
 
     reports = demo_dir / ".aiwg" / "reports"
     deployment = demo_dir / ".aiwg" / "deployment"

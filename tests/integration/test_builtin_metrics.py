@@ -15,7 +15,7 @@ from conftest import DataPlane, free_port
 from watchstander.analysis.models import MetricQuery, Sample
 from watchstander.clock import utc
 from watchstander.providers.metrics.base import MetricSource
-from watchstander.providers.metrics.builtin import BuiltinMetricSource
+from watchstander.providers.metrics.builtin import ALL_VERSIONS, BuiltinMetricSource
 from watchstander.providers.metrics.fake import FakeMetricSource
 
 pytestmark = pytest.mark.integration
@@ -41,17 +41,24 @@ class CountingTransport(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-async def test_metrics_per_version_from_one_stats_call(
+async def split_traffic(
     make_dataplane: Callable[..., DataPlane],
-) -> None:
+) -> tuple[DataPlane, datetime, datetime, int]:
+    """100 requests split 50/50 between V1 and a V2 failing ~20%: (plane, start, end,
+    failed). Whole seconds: the source only counts seconds entirely inside a window."""
     plane = make_dataplane({V2: {"error_rate": 0.2, "latency_ms": 40}})
     await plane.deploy({V1: 1, V2: 1}, {V1: 50, V2: 50})
-    # Whole seconds: the source only counts seconds that lie entirely inside a window.
     start = utc(math.floor(time.time()))
     async with httpx.AsyncClient(base_url=plane.router_url) as client:
         responses = [await client.get("/work") for _ in range(100)]
     end = utc(math.ceil(time.time() + 0.01))
-    failed = sum(1 for r in responses if r.status_code == 500)
+    return plane, start, end, sum(1 for r in responses if r.status_code == 500)
+
+
+async def test_metrics_per_version_from_one_stats_call(
+    make_dataplane: Callable[..., DataPlane],
+) -> None:
+    plane, start, end, failed = await split_traffic(make_dataplane)
     assert 0 < failed < 50
 
     transport = CountingTransport()
@@ -83,6 +90,21 @@ async def test_metrics_per_version_from_one_stats_call(
     assert described == (
         f"builtin: error_rate{{service=demo,version={V2}}} [{start:%H:%M:%S}Z, {end:%H:%M:%S}Z]"
     )
+
+
+async def test_all_versions_together_for_service_level_slis(
+    make_dataplane: Callable[..., DataPlane],
+) -> None:
+    plane, start, end, failed = await split_traffic(make_dataplane)
+    source = BuiltinMetricSource(plane.admin)
+    try:
+        both = await source.query(query("error_rate", ALL_VERSIONS, start, end))
+        requests = await source.query(query("requests", ALL_VERSIONS, start, end))
+    finally:
+        await source.aclose()
+    assert both.error is None and both.count == 100, both
+    assert both.value == pytest.approx(failed / 100)
+    assert requests.value == 100
 
 
 async def test_no_traffic_is_no_data(dataplane: DataPlane) -> None:

@@ -127,7 +127,7 @@ def test_opening_twice_migrates_once(tmp_path: Path, monkeypatch: pytest.MonkeyP
         assert store.get_rollout("R-20261121-001") == make_rollout()
     engine = database.connect(f"sqlite:///{tmp_path / '.watchstander' / 'state.db'}")
     try:
-        assert database.current_revision(engine) == database.head_revision() == "0003"
+        assert database.current_revision(engine) == database.head_revision() == "0004"
     finally:
         engine.dispose()
 

@@ -462,11 +462,13 @@ from watchstander.cli import dataplane as _dataplane  # noqa: E402
 from watchstander.cli import demo as _demo  # noqa: E402
 from watchstander.cli import gates as _gates  # noqa: E402
 from watchstander.cli import incidents as _incidents  # noqa: E402
+from watchstander.cli import slo as _slo  # noqa: E402
 
 _dataplane.register(dataplane_app, _state, handle_errors)
 _demo.register(app, handle_errors)
 _gates.register(app, _state, handle_errors)
 _incidents.register(app, _state, handle_errors)
+_slo.register(app, _state, handle_errors)
 
 
 def main() -> None:

@@ -445,12 +445,27 @@ def register(
         interval: float = typer.Option(15.0, "--interval", min=0.1),
         once: bool = typer.Option(False, "--once"),
     ) -> None:
-        """The long-running loop: fire due escalations and deliver messages every interval."""
-        with desk(ctx) as d:
+        """The long-running loop, every interval: measure SLOs and evaluate their burn-rate
+        alerts (a page opens an incident), fire due escalations, deliver messages, and run
+        the hypercare daily cycle when it is due."""
+        from watchstander.cli.slo import engines, print_day
+
+        ws = state(ctx).workspace()
+        with engines(ws) as (_, d, monitor, care):
             while True:
+                slo = asyncio.run(monitor.tick()) if monitor.slos else None
                 report = asyncio.run(d.tick())
+                days = asyncio.run(care.tick())
+                if slo is not None:
+                    for name, severity in slo.alerts_started:
+                        console.print(f"🔥 SLO {name}: burn-rate {severity} alert", markup=False)
+                    for incident_id in slo.incidents:
+                        console.print(f"⚠️ {incident_id} declared for an SLO page", markup=False)
                 for incident_id, reason in report.escalations:
                     console.print(f"⚠️ {incident_id}: {reason}", markup=False)
+                for day in days:
+                    period, _ = care.load()
+                    print_day(day, period)
                 if once:
                     return
                 time.sleep(interval)  # the loop's own cadence, not a test wait

@@ -33,6 +33,9 @@ __all__ = [
     "CommandSmokeCheck",
     "SmokeCheck",
     "SloTarget",
+    "SloMonitoringConfig",
+    "HypercareConfig",
+    "AdoptionFeature",
     "StoreConfig",
     "ReportsConfig",
     "StrategyName",
@@ -248,18 +251,97 @@ SmokeCheck = Annotated[HttpSmokeCheck | CommandSmokeCheck, Field(discriminator="
 
 
 class SloTarget(_Model):
-    """An absolute objective checked at every analysis (in addition to the baseline)."""
+    """An SLO: checked at every analysis step (max/min) and tracked with an error budget
+    over its window by the SLO engine (objective, window, budgeting).
 
-    name: str
+    The SLI follows from `metric`: error_rate -> availability (occurrences: the share of
+    requests that do not fail); latency_p50/p95/p99 -> latency (timeslices: slices whose
+    quantile is at or under `max` ms); throughput -> throughput (timeslices at or above
+    `min` req/s). `objective` is a percentage; by default 100 - max x 100 for error_rate
+    (max 0.001 -> 99.9%) and 99% for the others."""
+
+    name: str = Field(min_length=1, max_length=200)
     metric: Literal["error_rate", "latency_p50", "latency_p95", "latency_p99", "throughput"]
     max: float | None = None
     min: float | None = None
+    objective: float | None = None  # percent, 0 < objective < 100
+    sli: Literal["availability", "error_rate", "latency", "throughput"] | None = None
+    window: Seconds = 30 * 86400.0  # rolling window length
+    calendar: Literal["day", "week", "month"] | None = None  # a calendar window instead
+    timezone: str = "UTC"  # of a calendar window
+    budgeting: Literal["occurrences", "timeslices"] | None = None
+    timeslice_target: float | None = None  # percent of good requests a good slice needs
+    error_query: str | None = None  # PromQL with {{.window}} for `slo export-rules`
+    total_query: str | None = None
+    description: str = ""
 
     @model_validator(mode="after")
     def _bound(self) -> SloTarget:
         if self.max is None and self.min is None:
             raise ValueError("an SLO target needs max or min")
+        if self.metric == "throughput" and self.min is None:
+            raise ValueError("a throughput SLO needs min (requests/s)")
+        if self.metric.startswith("latency") and self.max is None:
+            raise ValueError("a latency SLO needs max (ms)")
+        if self.metric == "error_rate" and self.max is None:
+            raise ValueError("an error_rate SLO needs max (a ratio, 0.001 = 0.1%)")
+        if self.objective is not None and not 0.0 < self.objective < 100.0:
+            raise ValueError(
+                f"objective {self.objective:g}% is impossible: it must be above 0 and below"
+                " 100 (100% leaves no error budget)"
+            )
+        if self.metric == "error_rate" and self.max is not None and not 0 < self.max < 1:
+            raise ValueError("error_rate max is a ratio between 0 and 1 (0.001 = 0.1%)")
+        if self.timeslice_target is not None and not 0.0 < self.timeslice_target <= 100.0:
+            raise ValueError("timeslice_target is a percentage in (0, 100]")
+        if (self.error_query is None) != (self.total_query is None):
+            raise ValueError("give both error_query and total_query, or neither")
         return self
+
+
+class SloMonitoringConfig(_Model):
+    """How the SLO engine measures: one bucket per `resolution` through the metric source,
+    a snapshot per `snapshot_every`, burn-rate alerts evaluated by `watchstander watch`."""
+
+    resolution: Seconds = 60.0
+    snapshot_every: Seconds = 3600.0
+    declare_incidents: bool = True  # a page-level alert opens an incident
+    backfill: Seconds = 3600.0  # how far back a late engine measures (the data plane keeps 1 h)
+
+    @model_validator(mode="after")
+    def _sizes(self) -> SloMonitoringConfig:
+        if self.resolution < 10 or self.resolution > 3600:
+            raise ValueError("resolution must be between 10s and 1h")
+        if self.snapshot_every < self.resolution or self.snapshot_every % self.resolution:
+            raise ValueError("snapshot_every must be a whole multiple of resolution")
+        return self
+
+
+class AdoptionFeature(_Model):
+    name: str = Field(min_length=1)
+    metric: str = Field(min_length=1)  # users of the feature, asked of the metric source
+    target_pct: float | None = Field(None, gt=0, le=100)  # of active users
+
+
+class HypercareConfig(_Model):
+    """The hypercare period after a release (flow-hypercare-monitoring)."""
+
+    risk: Literal["low", "high"] = "low"  # 7 days low, 14 high, unless `days`
+    days: int | None = Field(None, ge=1, le=90)
+    report_time: str = Field("09:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    timezone: str = "UTC"
+    people: str | None = None  # a people file for the 24/7 rotation; default: the roster
+    shift_hours: int = Field(8, ge=1, le=24)
+    active_users: str | None = None  # metric-source metric: distinct active users
+    features: list[AdoptionFeature] = Field(default_factory=list)
+    target_users: int | None = Field(None, ge=1)
+
+    @field_validator("shift_hours")
+    @classmethod
+    def _divides_day(cls, value: int) -> int:
+        if 24 % value:
+            raise ValueError("shift_hours must divide 24 (1, 2, 3, 4, 6, 8, 12 or 24)")
+        return value
 
 
 class SignatureConfig(_Model):
@@ -490,6 +572,8 @@ class Config(_Model):
     staging: StagingConfig | None = None
     regression: RegressionConfig = RegressionConfig()
     incidents: IncidentsConfig = IncidentsConfig()
+    slo_monitoring: SloMonitoringConfig = SloMonitoringConfig()
+    hypercare: HypercareConfig = HypercareConfig()
 
     def for_environment(self, environment: str) -> Config:
         """This config with the target of `environment` ("production" or "staging")."""
@@ -501,6 +585,10 @@ class Config(_Model):
 
     @model_validator(mode="after")
     def _overrides_name_metrics(self) -> Config:
+        names = [slo.name for slo in self.slos]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"slos: each SLO needs its own name; given twice: {', '.join(twice)}")
         known = {*TRIGGER_NAMES, *(f"slo:{slo.name}" for slo in self.slos)}
         unknown = sorted(set(self.analysis.metrics) - known)
         if unknown:

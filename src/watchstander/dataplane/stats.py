@@ -23,6 +23,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from watchstander.exposition import PROMETHEUS_BOUNDS_S
+
 __all__ = [
     "LATENCY_BOUNDS_MS",
     "PROMETHEUS_BOUNDS_S",
@@ -45,23 +47,6 @@ _STEPS = math.ceil(_PER_DECADE * math.log10(_LAST_MS / _FIRST_MS))
 # Upper bounds (inclusive) of the latency bins; one more overflow bin holds larger values.
 LATENCY_BOUNDS_MS: tuple[float, ...] = tuple(
     _FIRST_MS * 10 ** (k / _PER_DECADE) for k in range(_STEPS + 1)
-)
-PROMETHEUS_BOUNDS_S: tuple[float, ...] = (
-    0.001,
-    0.0025,
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.1,
-    0.25,
-    0.5,
-    1.0,
-    2.5,
-    5.0,
-    10.0,
-    30.0,
-    60.0,
 )
 CODE_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 
@@ -146,6 +131,35 @@ class WindowStats:
             },
             "first_5xx_at": self.first_5xx_at,
         }
+
+    @classmethod
+    def merge(cls, parts: Iterable[WindowStats]) -> WindowStats:
+        """Several versions' windows as one (a service-level SLI counts every request)."""
+        count = proxy = failed = 0
+        by_class: dict[str, int] = {}
+        bins: dict[tuple[float, float], int] = {}
+        total_ms = 0.0
+        first: float | None = None
+        for w in parts:
+            count += w.count
+            proxy += w.proxy_errors
+            failed += w.failed_attempts
+            total_ms += w.latency_sum_ms
+            for cls_, n in w.by_class.items():
+                by_class[cls_] = by_class.get(cls_, 0) + n
+            for lo, hi, n in w.latency_bins:
+                bins[lo, hi] = bins.get((lo, hi), 0) + n
+            if w.first_5xx_at is not None and (first is None or w.first_5xx_at < first):
+                first = w.first_5xx_at
+        return cls(
+            count=count,
+            by_class=by_class,
+            proxy_errors=proxy,
+            failed_attempts=failed,
+            latency_bins=tuple((lo, hi, bins[lo, hi]) for lo, hi in sorted(bins)),
+            latency_sum_ms=total_ms,
+            first_5xx_at=first,
+        )
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> WindowStats:

@@ -292,6 +292,7 @@ async def run_demo(workdir: Path, *, console: Console | None = None, rps: float 
             )
             # Let traffic settle on the version now serving before the next deployment.
             await asyncio.sleep(1.0)
+        hypercare_ok = await _hypercare(ws, clock, out)
     finally:
         await crashes.stop()
         await load.stop()
@@ -302,12 +303,45 @@ async def run_demo(workdir: Path, *, console: Console | None = None, rps: float 
     for path in sorted((ws.reports_root).rglob("*.md")):
         if "archive" not in path.parts:
             out.print(f"  {path.relative_to(workdir)}")
-    ok = all(r.ok for r in rows) and len(rows) == len(SCENARIO)
+    ok = all(r.ok for r in rows) and len(rows) == len(SCENARIO) and hypercare_ok
     out.print(
         f"[bold]{'✓ every outcome matched the scenario' if ok else '❌ an outcome did not match the scenario'}[/bold]"
         f" ({time.monotonic() - t0:.0f}s)"
     )
     return 0 if ok else 1
+
+
+async def _hypercare(ws: operations.Workspace, clock: Any, out: Console) -> bool:
+    """Start a short hypercare for the release that succeeded and print its day-1 status,
+    measured from the data plane (the SLO engine backfills the demo's traffic)."""
+    from watchstander.cli.slo import print_day
+    from watchstander.engine.hypercare import HypercareDesk
+    from watchstander.engine.incidents import IncidentDesk
+    from watchstander.engine.slo import SloMonitor
+
+    out.print("[bold]6. Hypercare for the release that succeeded[/bold]")
+    source = operations.make_metrics(ws.config)
+    try:
+        with ws.open_store() as store:
+            desk = IncidentDesk(ws, store, clock)
+            monitor = SloMonitor(ws.config, store, clock, source, desk=desk)
+            care = HypercareDesk(ws, store, clock, source, monitor=monitor)
+            tick = await monitor.tick()
+            period, paths = care.start(days=3, risk="low", guidance="demo: stability first")
+            out.print(
+                f"  ✓ {period.id}: {period.service} {period.version}, {period.days} days;"
+                f" {tick.buckets} SLI buckets measured, {tick.snapshots} snapshots",
+                markup=False,
+                highlight=False,
+            )
+            for path in paths:
+                out.print(f"  ✓ {path.relative_to(ws.root)}", markup=False, highlight=False)
+            day = await care.preview()
+            print_day(day, period, out)
+            measured = all(s["sli_24h"] is not None for s in day["slos"]) and bool(day["slos"])
+    finally:
+        await source.aclose()
+    return measured
 
 
 def _close_incident(

@@ -89,6 +89,13 @@ slos:
   - name: p99 under 1 s
     metric: latency_p99
     max: 1000
+  - name: availability
+    metric: error_rate
+    max: 0.05                      # judged at every step; budget: 99% of requests succeed
+    objective: 99
+slo_monitoring:
+  resolution: 10s                  # short buckets: the demo lasts a minute or two
+  snapshot_every: 60s
 # A second local data plane is staging: the staging regression gate deploys there first.
 staging:
   target:

@@ -24,6 +24,7 @@ from sqlalchemy import (
     CursorResult,
     Engine,
     case,
+    func,
     insert,
     literal,
     make_url,
@@ -47,13 +48,20 @@ from watchstander.store.tables import (
     DeliveryRow,
     DrillRow,
     EventRow,
+    FeedbackRow,
     GateRow,
+    HypercareDayRow,
+    HypercareRow,
     IncidentRow,
     LeaseRow,
     MeasurementRow,
     RegressionRow,
     ReleaseRow,
     RolloutRow,
+    SloAlertRow,
+    SloBucketRow,
+    SloDefinitionRow,
+    SloSnapshotRow,
     SmokeResultRow,
     UTCDateTime,
 )
@@ -776,6 +784,308 @@ class Store:
             query = query.where(RegressionRow.detected_at >= since)
         with self._session() as session:
             return [dict(row.data) for row in session.scalars(query)]
+
+    # -- SLOs ----------------------------------------------------------------------------
+
+    def replace_slo_definitions(
+        self, definitions: Sequence[dict[str, Any]], *, source: str, at: datetime
+    ) -> None:
+        """Store imported SLOs (each {"name", "service", ...}) in one transaction: all of
+        them or none. An SLO of the same name is replaced."""
+        with self._session(write=True) as session:
+            for d in definitions:
+                row = session.get(SloDefinitionRow, d["name"])
+                if row is None:
+                    row = SloDefinitionRow(name=d["name"])
+                    session.add(row)
+                row.service, row.source, row.imported_at, row.data = (
+                    d["service"],
+                    source,
+                    at,
+                    d,
+                )
+
+    def slo_definitions(self) -> list[dict[str, Any]]:
+        with self._session() as session:
+            rows = session.scalars(select(SloDefinitionRow).order_by(SloDefinitionRow.name))
+            return [dict(row.data) for row in rows]
+
+    def add_slo_buckets(self, slo: str, buckets: Sequence[tuple[Any, ...]]) -> int:
+        """Insert (start, end, good, total, value) buckets; one already stored for the same
+        start is kept (measuring twice never counts twice). Returns how many were new."""
+        if not buckets:
+            return 0
+        with self._session(write=True) as session:
+            starts = [b[0] for b in buckets]
+            have = set(
+                session.scalars(
+                    select(SloBucketRow.start).where(
+                        SloBucketRow.slo == slo,
+                        SloBucketRow.start >= min(starts),
+                        SloBucketRow.start <= max(starts),
+                    )
+                )
+            )
+            new = [
+                {"slo": slo, "start": b[0], "end": b[1], "good": b[2], "total": b[3], "value": b[4]}
+                for b in buckets
+                if b[0] not in have
+            ]
+            if new:
+                session.execute(insert(SloBucketRow), new)
+            return len(new)
+
+    def last_slo_bucket_end(self, slo: str) -> datetime | None:
+        with self._session() as session:
+            row = session.scalars(
+                select(SloBucketRow.end)
+                .where(SloBucketRow.slo == slo)
+                .order_by(SloBucketRow.start.desc())
+                .limit(1)
+            ).first()
+            return row
+
+    def slo_window_sums(
+        self, slo: str, since: Sequence[datetime], until: datetime
+    ) -> list[tuple[float, float]]:
+        """(good, total) summed over the buckets starting in [s, until) for each s in
+        `since`, in one query."""
+        if not since:
+            return []
+        columns = []
+        for i, s in enumerate(since):
+            inside = SloBucketRow.start >= s
+            columns.append(func.sum(case((inside, SloBucketRow.good), else_=0.0)).label(f"g{i}"))
+            columns.append(func.sum(case((inside, SloBucketRow.total), else_=0.0)).label(f"t{i}"))
+        query = select(*columns).where(
+            SloBucketRow.slo == slo,
+            SloBucketRow.start >= min(since),
+            SloBucketRow.start < until,
+        )
+        with self._session() as session:
+            row = session.execute(query).one()
+        return [(float(row[2 * i] or 0.0), float(row[2 * i + 1] or 0.0)) for i in range(len(since))]
+
+    def slo_buckets(self, slo: str, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        query = (
+            select(SloBucketRow)
+            .where(SloBucketRow.slo == slo, SloBucketRow.start >= since, SloBucketRow.start < until)
+            .order_by(SloBucketRow.start)
+        )
+        with self._session() as session:
+            return [
+                {
+                    "start": r.start,
+                    "end": r.end,
+                    "good": r.good,
+                    "total": r.total,
+                    "value": r.value,
+                }
+                for r in session.scalars(query)
+            ]
+
+    def save_slo_snapshot(
+        self, slo: str, at: datetime, met: bool | None, data: dict[str, Any]
+    ) -> bool:
+        """Record the snapshot at `at` unless one is there already; True when new."""
+        with self._session(write=True) as session:
+            if session.get(SloSnapshotRow, (slo, at)) is not None:
+                return False
+            session.add(SloSnapshotRow(slo=slo, at=at, met=met, data=data))
+            return True
+
+    def last_slo_snapshot(self, slo: str) -> datetime | None:
+        with self._session() as session:
+            return session.scalars(
+                select(SloSnapshotRow.at)
+                .where(SloSnapshotRow.slo == slo)
+                .order_by(SloSnapshotRow.at.desc())
+                .limit(1)
+            ).first()
+
+    def slo_snapshots(
+        self, slo: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        query = select(SloSnapshotRow).where(SloSnapshotRow.slo == slo)
+        if since is not None:
+            query = query.where(SloSnapshotRow.at > since)
+        if until is not None:
+            query = query.where(SloSnapshotRow.at <= until)
+        with self._session() as session:
+            return [
+                {"at": r.at, "met": r.met, **r.data}
+                for r in session.scalars(query.order_by(SloSnapshotRow.at))
+            ]
+
+    def open_slo_alert(self, slo: str) -> dict[str, Any] | None:
+        with self._session() as session:
+            row = session.scalars(
+                select(SloAlertRow)
+                .where(SloAlertRow.slo == slo, SloAlertRow.ended_at.is_(None))
+                .order_by(SloAlertRow.id.desc())
+                .limit(1)
+            ).first()
+            return None if row is None else _slo_alert(row)
+
+    def start_slo_alert(self, slo: str, severity: str, at: datetime, data: dict[str, Any]) -> int:
+        with self._session(write=True) as session:
+            row = SloAlertRow(
+                slo=slo,
+                severity=severity,
+                started_at=at,
+                ended_at=None,
+                incident_id=None,
+                data=data,
+            )
+            session.add(row)
+            session.flush()
+            return int(row.id)
+
+    def update_slo_alert(
+        self,
+        alert_id: int,
+        *,
+        severity: str | None = None,
+        ended_at: datetime | None = None,
+        incident_id: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        with self._session(write=True) as session:
+            row = session.get(SloAlertRow, alert_id)
+            if row is None:
+                raise NotFoundError(f"no SLO alert {alert_id}")
+            if severity is not None:
+                row.severity = severity
+            if ended_at is not None:
+                row.ended_at = ended_at
+            if incident_id is not None:
+                row.incident_id = incident_id
+            if data is not None:
+                row.data = data
+
+    def slo_alerts(self, *, since: datetime | None = None) -> list[dict[str, Any]]:
+        query = select(SloAlertRow).order_by(SloAlertRow.started_at, SloAlertRow.id)
+        if since is not None:
+            query = query.where(or_(SloAlertRow.ended_at.is_(None), SloAlertRow.ended_at >= since))
+        with self._session() as session:
+            return [_slo_alert(r) for r in session.scalars(query)]
+
+    # -- hypercare -----------------------------------------------------------------------
+
+    def save_hypercare(
+        self,
+        *,
+        id: str,
+        service: str,
+        version: str,
+        status: str,
+        start: datetime,
+        data: dict[str, Any],
+        expect_revision: int | None = None,
+    ) -> None:
+        """Insert or replace a period; with `expect_revision`, refuse (ConflictError) when
+        the stored data["revision"] differs."""
+        with self._session(write=True) as session:
+            row = session.get(HypercareRow, id)
+            if row is None:
+                row = HypercareRow(id=id)
+                session.add(row)
+            elif expect_revision is not None and row.data.get("revision") != expect_revision:
+                raise ConflictError(f"hypercare period {id} changed meanwhile; try again")
+            row.service, row.version, row.status, row.start, row.data = (
+                service,
+                version,
+                status,
+                start,
+                data,
+            )
+
+    def hypercare(self, period_id: str) -> dict[str, Any]:
+        with self._session() as session:
+            row = session.get(HypercareRow, period_id)
+            if row is None:
+                raise NotFoundError(f"no hypercare period {period_id}")
+            return dict(row.data)
+
+    def hypercare_periods(
+        self, *, service: str | None = None, active_only: bool = False
+    ) -> list[dict[str, Any]]:
+        query = select(HypercareRow).order_by(HypercareRow.start, HypercareRow.id)
+        if service is not None:
+            query = query.where(HypercareRow.service == service)
+        if active_only:
+            query = query.where(HypercareRow.status == "active")
+        with self._session() as session:
+            return [dict(r.data) for r in session.scalars(query)]
+
+    def save_hypercare_day(
+        self, period_id: str, day: int, date: str, at: datetime, data: dict[str, Any]
+    ) -> bool:
+        """Record a day's cycle once; False (and nothing changed) if it is there already."""
+        with self._session(write=True) as session:
+            if session.get(HypercareDayRow, (period_id, day)) is not None:
+                return False
+            session.add(
+                HypercareDayRow(period_id=period_id, day=day, date=date, written_at=at, data=data)
+            )
+            return True
+
+    def hypercare_days(self, period_id: str) -> list[dict[str, Any]]:
+        query = (
+            select(HypercareDayRow)
+            .where(HypercareDayRow.period_id == period_id)
+            .order_by(HypercareDayRow.day)
+        )
+        with self._session() as session:
+            return [
+                {"day": r.day, "date": r.date, "written_at": r.written_at, **r.data}
+                for r in session.scalars(query)
+            ]
+
+    # -- feedback ------------------------------------------------------------------------
+
+    def save_feedback(self, service: str, items: Sequence[dict[str, Any]]) -> tuple[int, int]:
+        """Store imported tickets and feedback (each with "id" and "created") in one
+        transaction; an item already stored under the same id is replaced.
+        Returns (new, replaced)."""
+        new = replaced = 0
+        with self._session(write=True) as session:
+            for item in items:
+                row = session.get(FeedbackRow, (service, item["id"]))
+                if row is None:
+                    session.add(
+                        FeedbackRow(
+                            service=service,
+                            id=item["id"],
+                            created=datetime.fromisoformat(item["created"]),
+                            data=item,
+                        )
+                    )
+                    new += 1
+                else:
+                    row.created = datetime.fromisoformat(item["created"])
+                    row.data = item
+                    replaced += 1
+        return new, replaced
+
+    def feedback(self, service: str, *, until: datetime | None = None) -> list[dict[str, Any]]:
+        query = select(FeedbackRow).where(FeedbackRow.service == service)
+        if until is not None:
+            query = query.where(FeedbackRow.created < until)
+        with self._session() as session:
+            return [dict(r.data) for r in session.scalars(query.order_by(FeedbackRow.created))]
+
+
+def _slo_alert(row: SloAlertRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "slo": row.slo,
+        "severity": row.severity,
+        "started_at": row.started_at,
+        "ended_at": row.ended_at,
+        "incident_id": row.incident_id,
+        **row.data,
+    }
 
 
 def _delivery(row: DeliveryRow) -> dict[str, Any]:

@@ -35,6 +35,13 @@ __all__ = [
     "DeliveryRow",
     "AlertKeyRow",
     "RegressionRow",
+    "SloDefinitionRow",
+    "SloBucketRow",
+    "SloSnapshotRow",
+    "SloAlertRow",
+    "HypercareRow",
+    "HypercareDayRow",
+    "FeedbackRow",
 ]
 
 
@@ -292,4 +299,92 @@ class RegressionRow(Base):
     incident_id: Mapped[str | None] = mapped_column(ForeignKey("incidents.id"))
     status: Mapped[str] = mapped_column(String(16))
     detected_at: Mapped[datetime]
+    data: Mapped[dict[str, Any]]
+
+
+class SloDefinitionRow(Base):
+    """SLOs imported from OpenSLO files (those in watchstander.yaml live there)."""
+
+    __tablename__ = "slo_definitions"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    service: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(Text)
+    imported_at: Mapped[datetime]
+    data: Mapped[dict[str, Any]]
+
+
+class SloBucketRow(Base):
+    """The SLI over one stretch of time: good and total events (or slices). Any window
+    is a sum of buckets; `value` is the measurement behind it, None for no data."""
+
+    __tablename__ = "slo_buckets"
+
+    slo: Mapped[str] = mapped_column(String(200), primary_key=True)
+    start: Mapped[datetime] = mapped_column(primary_key=True)
+    end: Mapped[datetime]
+    good: Mapped[float]
+    total: Mapped[float]
+    value: Mapped[float | None]
+
+
+class SloSnapshotRow(Base):
+    """An SLO's state at the end of one snapshot period (hourly by default)."""
+
+    __tablename__ = "slo_snapshots"
+
+    slo: Mapped[str] = mapped_column(String(200), primary_key=True)
+    at: Mapped[datetime] = mapped_column(primary_key=True)
+    met: Mapped[bool | None]
+    data: Mapped[dict[str, Any]]
+
+
+class SloAlertRow(Base):
+    """One burn-rate alert episode: from the first evaluation it fired to the first it did
+    not, and the incident it opened."""
+
+    __tablename__ = "slo_alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    slo: Mapped[str] = mapped_column(String(200), index=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    incident_id: Mapped[str | None] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]]
+
+
+class HypercareRow(Base):
+    """A hypercare period; the whole record in `data`."""
+
+    __tablename__ = "hypercare_periods"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    service: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    start: Mapped[datetime]
+    data: Mapped[dict[str, Any]]
+
+
+class HypercareDayRow(Base):
+    """What the daily cycle measured and wrote for one hypercare day (once per day)."""
+
+    __tablename__ = "hypercare_days"
+
+    period_id: Mapped[str] = mapped_column(ForeignKey("hypercare_periods.id"), primary_key=True)
+    day: Mapped[int] = mapped_column(primary_key=True)
+    date: Mapped[str] = mapped_column(String(10))
+    written_at: Mapped[datetime]
+    data: Mapped[dict[str, Any]]
+
+
+class FeedbackRow(Base):
+    """Support tickets and user feedback imported for a service."""
+
+    __tablename__ = "feedback"
+
+    service: Mapped[str] = mapped_column(String(200), primary_key=True)
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    created: Mapped[datetime]
     data: Mapped[dict[str, Any]]

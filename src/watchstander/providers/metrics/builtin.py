@@ -8,7 +8,8 @@ reused for CACHE_TTL_S — so that costs one HTTP call, not eight.
 
 Metrics: error_rate (5xx including proxy errors / requests, 0..1), latency_p50/p95/p99
 (milliseconds, interpolated in the histogram bin), throughput (requests/s over the
-window), requests (count). With no requests, error_rate and latencies are None (no data)
+window), requests (count). Version "*" (ALL_VERSIONS) answers for every version together,
+as the SLO engine asks. With no requests, error_rate and latencies are None (no data)
 while throughput and requests are 0.0 (zero traffic is an observation). Any failure (daemon down, HTTP error, bad answer) is returned as
 Sample(value=None, error=...); this never raises.
 """
@@ -27,7 +28,9 @@ import httpx
 from watchstander.analysis.models import MetricQuery, Sample
 from watchstander.dataplane.stats import WindowStats
 
-__all__ = ["BuiltinMetricSource", "METRICS", "CACHE_TTL_S"]
+__all__ = ["BuiltinMetricSource", "METRICS", "CACHE_TTL_S", "ALL_VERSIONS"]
+
+ALL_VERSIONS = "*"  # MetricQuery.version for the whole service (every version together)
 
 CACHE_TTL_S = 5.0
 _CACHE_SIZE = 32
@@ -83,7 +86,11 @@ class BuiltinMetricSource:
                 f"not {q.service!r}",
             )
         try:
-            window = WindowStats.from_json(stats.get("versions", {}).get(q.version) or {})
+            versions = stats.get("versions", {})
+            if q.version == ALL_VERSIONS:
+                window = WindowStats.merge(WindowStats.from_json(v) for v in versions.values())
+            else:
+                window = WindowStats.from_json(versions.get(q.version) or {})
         except (TypeError, ValueError, KeyError) as exc:
             return Sample(None, query=described, error=f"unreadable /stats answer: {exc!r}")
         return Sample(_value(q.metric, window, until - since), window.count, described)

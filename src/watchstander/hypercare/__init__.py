@@ -1,0 +1,1 @@
+"""Hypercare: the period after a release, its daily status, escalation matrix and exit criteria (pure)."""

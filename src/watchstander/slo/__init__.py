@@ -1,0 +1,1 @@
+"""SLOs: definitions, error budgets, burn-rate alerts, OpenSLO import, Prometheus rules (pure)."""
