@@ -77,10 +77,24 @@ def workspace(tmp_path: Path) -> Workspace:
 
 FEEDBACK = [
     {"id": "T-1", "created": "2026-12-01T12:00:00Z", "category": "how-to", "sentiment": "positive"},
-    {"id": "T-2", "created": "2026-12-03T10:20:00Z", "category": "performance", "sentiment": "negative", "critical": True, "status": "resolved"},
+    {
+        "id": "T-2",
+        "created": "2026-12-03T10:20:00Z",
+        "category": "performance",
+        "sentiment": "negative",
+        "critical": True,
+        "status": "resolved",
+    },
     {"id": "T-3", "created": "2026-12-05T09:30:00Z", "category": "bug", "sentiment": "positive"},
-    {"id": "T-4", "created": "2026-12-08T15:00:00Z", "kind": "feedback", "category": "praise", "sentiment": "positive", "text": "checkout is fast"},
-]  # fmt: skip
+    {
+        "id": "T-4",
+        "created": "2026-12-08T15:00:00Z",
+        "kind": "feedback",
+        "category": "praise",
+        "sentiment": "positive",
+        "text": "checkout is fast",
+    },
+]
 
 
 async def test_a_fourteen_day_hypercare(tmp_path: Path) -> None:

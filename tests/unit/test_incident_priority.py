@@ -21,7 +21,7 @@ from watchstander.incident.models import (
     TimelineKind,
     Urgency,
 )
-from watchstander.incident.priority import MATRIX, SLAS
+from watchstander.incident.priority import MATRIX, SLAS, cell_for
 
 S = IncidentStatus
 T0 = datetime(2026, 1, 15, 7, 50, tzinfo=UTC)
@@ -75,6 +75,16 @@ def at_status(status: IncidentStatus) -> Incident:
 def test_matrix_cell(impact: Impact, urgency: Urgency, expected: Priority) -> None:
     assert priority.priority(impact, urgency) is expected
     assert MATRIX[impact, urgency] is expected
+
+
+@pytest.mark.parametrize("prio", list(Priority))
+def test_cell_for_gives_back_its_priority(prio: Priority) -> None:
+    impact, urgency = cell_for(prio)
+    assert MATRIX[impact, urgency] is prio
+
+
+def test_cell_for_uses_a_different_cell_per_priority() -> None:
+    assert len({cell_for(p) for p in Priority}) == len(Priority)
 
 
 def test_matrix_covers_exactly_the_nine_cells() -> None:

@@ -13,6 +13,7 @@ import typer
 
 from watchstander.cli.output import console
 from watchstander.errors import InputError, UsageError
+from watchstander.reports.hypercare import pct as _pct
 
 __all__ = ["register", "engines", "print_day"]
 
@@ -36,10 +37,6 @@ def engines(ws: Any) -> Iterator[tuple[Any, Any, Any, Any]]:
             yield store, desk, monitor, HypercareDesk(ws, store, clock, source, monitor=monitor)
     finally:
         asyncio.run(source.aclose())
-
-
-def _pct(x: float | None, digits: int = 3) -> str:
-    return "no data" if x is None else f"{x * 100:.{digits}f}%"
 
 
 def _burn(x: float | None) -> str:

@@ -26,7 +26,6 @@ from watchstander.hypercare import exit as exit_rules
 from watchstander.hypercare import matrix, rotation, status
 from watchstander.hypercare.models import (
     HypercarePeriod,
-    PeriodStatus,
     Risk,
     default_days,
     period_id,
@@ -196,13 +195,23 @@ class HypercareDesk:
         out = {}
         for slo in self.monitor.slos:
             counts = self.monitor.period_counts(slo, now - _DAY, now)
-            rows = self.store.slo_buckets(slo.name, now - _DAY, now)
-            values = [r["value"] for r in rows if r["value"] is not None]
             out[slo.name] = {
                 "sli": counts.sli,
-                "value_mean": sum(values) / len(values) if values else None,
+                "value_mean": self._values(slo, now - _DAY, now)["mean"],
             }
         return out
+
+    def _values(self, slo: Any, since: datetime, until: datetime) -> dict[str, float | None]:
+        """Mean, worst and best of the measured values (error ratio, ms or req/s) behind
+        an SLO's buckets in [since, until); None with no data."""
+        values = [
+            r["value"]
+            for r in self.store.slo_buckets(slo.name, since, until)
+            if r["value"] is not None
+        ]
+        if not values:
+            return {"mean": None, "peak": None, "min": None}
+        return {"mean": sum(values) / len(values), "peak": max(values), "min": min(values)}
 
     # -- setup artifacts ---------------------------------------------------------------------
 
@@ -272,8 +281,7 @@ class HypercareDesk:
             c24 = self.monitor.period_counts(slo, since, at)
             c7 = self.monitor.period_counts(slo, max(at - 7 * _DAY, period.start - _DAY), at)
             window = self.monitor.period_counts(slo, slo.window.start(at), at)
-            rows = self.store.slo_buckets(slo.name, since, at)
-            values = [r["value"] for r in rows if r["value"] is not None]
+            values = self._values(slo, since, at)
             st = self.monitor.status(slo, at)
             b_window = Budget(slo.objective, window)
             slos.append(
@@ -285,9 +293,9 @@ class HypercareDesk:
                     "sli_24h": c24.sli,
                     "sli_7d": c7.sli,
                     "met_24h": Budget(slo.objective, c24).met,
-                    "value_peak": max(values) if values else None,
-                    "value_mean": sum(values) / len(values) if values else None,
-                    "value_min": min(values) if values else None,
+                    "value_peak": values["peak"],
+                    "value_mean": values["mean"],
+                    "value_min": values["min"],
                     "budget_remaining": b_window.remaining,
                     "budget_allowed": b_window.allowed,
                     "bad": window.bad,
@@ -546,8 +554,6 @@ class HypercareDesk:
     ) -> dict[str, Any]:
         counts: Counts = self.monitor.period_counts(slo, period.start, now)
         b = Budget(slo.objective, counts)
-        rows = self.store.slo_buckets(slo.name, period.start, now)
-        values = [r["value"] for r in rows if r["value"] is not None]
         base = (data.get("baseline") or {}).get(slo.name) or {}
         return {
             "name": slo.name,
@@ -557,19 +563,10 @@ class HypercareDesk:
             "achieved": counts.sli,
             "met": b.met,
             "period_burn": self.monitor.window_share(slo, period.start, now),
-            "value_mean": sum(values) / len(values) if values else None,
+            "value_mean": self._values(slo, period.start, now)["mean"],
             "baseline_mean": base.get("value_mean"),
             "baseline_sli": base.get("sli"),
         }
-
-    def status_of(self, now: datetime | None = None) -> dict[str, Any]:
-        """The one-screen daily status: the latest cycle's figures (or, before the first
-        cycle, a cycle computed now and not stored)."""
-        period, data = self.load()
-        days = self.store.hypercare_days(period.id)
-        if not days:
-            return {"period": period, "day": None, "data": data}
-        return {"period": period, "day": days[-1], "data": data}
 
     async def preview(self, now: datetime | None = None) -> dict[str, Any]:
         """Today's figures so far, computed now and not stored (the demo's day-1 status)."""
@@ -591,7 +588,3 @@ class HypercareDesk:
             row["resolved"] = item.resolved.isoformat() if item.resolved else None
             rows.append(row)
         return self.store.save_feedback(self.ws.config.service.name, rows)
-
-    def ended(self) -> bool:
-        period, _ = self.load()
-        return period.status is PeriodStatus.ENDED

@@ -976,12 +976,8 @@ class IncidentDesk:
 
     def _for_priority(self, hint: str | None) -> tuple[Impact, Urgency]:
         """Impact x urgency that give the hinted priority (default P2)."""
-        return {
-            "P0": (Impact.HIGH, Urgency.HIGH),
-            "P1": (Impact.HIGH, Urgency.MEDIUM),
-            "P2": (Impact.MEDIUM, Urgency.MEDIUM),
-            "P3": (Impact.LOW, Urgency.LOW),
-        }.get(hint or "P2", (Impact.MEDIUM, Urgency.MEDIUM))
+        prio = next((p for p in Priority if p.value == hint), Priority.P2)
+        return priority.cell_for(prio)
 
     def ingest_alertmanager(self, data: bytes | str, source: str) -> tuple[str, str]:
         """One Alertmanager v4 webhook: deduplicated on groupKey. Firing opens (or updates)

@@ -416,7 +416,8 @@ class SloMonitor:
 
     def _declare(self, slo: SloDefinition, now: datetime, tiers: Sequence[burn.TierState]) -> str:
         from watchstander.hypercare import matrix
-        from watchstander.incident.models import Category, DetectionMethod, Impact, Urgency
+        from watchstander.incident.models import Category, DetectionMethod, Priority
+        from watchstander.incident.priority import cell_for
 
         fired = [t for t in tiers if t.firing and t.window.severity is burn.Severity.PAGE]
         fastest = min(fired, key=lambda t: t.window.long)
@@ -426,11 +427,7 @@ class SloMonitor:
         prio = match.rule.priority.value if match is not None else "P2"
         if prio in ("P3",):
             prio = "P2"  # a page is at least P2
-        impact, urgency = {
-            "P0": (Impact.HIGH, Urgency.HIGH),
-            "P1": (Impact.HIGH, Urgency.MEDIUM),
-            "P2": (Impact.MEDIUM, Urgency.MEDIUM),
-        }[prio]
+        impact, urgency = cell_for(Priority(prio))
         why = (
             f"{match.rule.description} (measured {match.value:.4g}{match.rule.unit})"
             if match is not None

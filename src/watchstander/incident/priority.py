@@ -42,6 +42,7 @@ __all__ = [
     "SLAS",
     "impact_from",
     "priority",
+    "cell_for",
     "declare",
     "triage",
     "change_priority",
@@ -119,6 +120,23 @@ def impact_from(
 
 def priority(impact: Impact, urgency: Urgency) -> Priority:
     return MATRIX[impact, urgency]
+
+
+# The cell a priority-only intake is declared in (the diagonal where the matrix has one).
+_CELLS: Mapping[Priority, tuple[Impact, Urgency]] = MappingProxyType(
+    {
+        _P.P0: (_I.HIGH, _U.HIGH),
+        _P.P1: (_I.HIGH, _U.MEDIUM),
+        _P.P2: (_I.MEDIUM, _U.MEDIUM),
+        _P.P3: (_I.LOW, _U.LOW),
+    }
+)
+
+
+def cell_for(prio: Priority) -> tuple[Impact, Urgency]:
+    """Impact x urgency that give `prio` (for intake that knows only a priority: an
+    alert's severity, an SLO page); MATRIX[cell_for(p)] is p."""
+    return _CELLS[prio]
 
 
 def declare(
