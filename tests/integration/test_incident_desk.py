@@ -460,3 +460,45 @@ async def test_a_security_breach_notifies_legal_and_compliance_with_its_deadline
     assert "Legal and Compliance Notification" in filed and "security breach" in filed
     record = (folder / "incident-record.md").read_text(encoding="utf-8")
     assert "| GDPR Art. 33 | 2026-11-24 10:00 UTC | due in 71 h |" in record, record
+
+
+async def test_triage_cites_the_slos_budget_and_burn(tmp_path: Path) -> None:
+    ws = workspace(
+        tmp_path,
+        slos=[{"name": "availability", "metric": "error_rate", "max": 0.05, "objective": 99}],
+        slo_monitoring={"resolution": "60s"},
+    )
+    clock = FakeClock(T0)
+    with ws.open_store() as store:
+        # The last hour as the watch loop stores it: 20% errors against a 1% budget,
+        # a 20x burn over 1 h and 5 min (the page tier fires above 14.4x).
+        rows = [
+            (T0 - timedelta(minutes=m), T0 - timedelta(minutes=m - 1), 800.0, 1000.0, 0.2)
+            for m in range(60, 0, -1)
+        ]
+        assert store.add_slo_buckets("availability", rows) == 60
+        desk = IncidentDesk(ws, store, clock, notifiers={})
+        loaded = desk.declare(title="checkout errors", urgency=Urgency.HIGH)
+        loaded = await desk.triage(loaded.incident.id)
+        (state,) = loaded.extras["triage"]["slos"]
+        assert (state["name"], state["status"], state["assessment"], state["alert"]) == (
+            "availability",
+            "EXCEEDED",
+            "CRITICAL",
+            "page",
+        )
+        assert state["burn_rate_1h"] == pytest.approx(20.0)
+        assert any(
+            "SLOs: availability EXCEEDED (page alert)" in e.summary
+            for e in loaded.incident.timeline
+        )
+        desk.render(loaded)
+    text = (
+        tmp_path / ".aiwg" / "incidents" / loaded.incident.id / "triage-assessment.md"
+    ).read_text(encoding="utf-8")
+    assert (
+        "| availability | >= 99% of requests succeed | rolling 30d | 80.000% | -1900.0% | 20.00x "
+        "| EXCEEDED / CRITICAL | page |"
+    ) in text
+    assert "A page-level burn-rate alert is firing for availability" in text
+    assert "incident freeze, halt changes other than P0 and security fixes" in text

@@ -257,3 +257,120 @@ def test_store_keeps_approvals_drills_and_gates(tmp_path: Path) -> None:
         )
         assert store.latest_gate(service="shop", version="2.0.0", kind="readiness").id == gid
         assert store.gates(kind="staging") == []
+
+
+def with_slo(ws: Workspace) -> Workspace:
+    """`ws` with an availability SLO (99% of requests) measured in 1-minute buckets."""
+    path = ws.config_path
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    config["slos"] = [
+        {"name": "availability", "metric": "error_rate", "max": 0.05, "objective": 99}
+    ]
+    config["slo_monitoring"] = {"resolution": "60s", "backfill": "1h"}
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return Workspace.load(path.parent)
+
+
+def service_errors(rate: float):
+    """Whole-service traffic (version "*", what the SLO engine asks) at `rate` errors."""
+
+    def answer(q: MetricQuery) -> Sample:
+        if q.version == "*":
+            return Sample(value=rate, count=1000, query=f"{q.metric}{{*}}")
+        return healthy(q)
+
+    return answer
+
+
+async def check_slo(ws: Workspace, rate: float, **kw):
+    clock = FakeClock(NOW)
+    target = FakeTarget(clock=clock)
+    await target.scale("1.0.0", 2)
+    await target.set_weights({"1.0.0": 100.0})
+    with ws.open_store() as store:
+        return await check_readiness(
+            ws,
+            store,
+            "1.1.0",
+            clock=clock,
+            target=target,
+            metrics=FakeMetricSource(service_errors(rate)),
+            **kw,
+        )
+
+
+def budget_check(outcome):
+    return next(c for c in outcome.readiness.checks if c.name == "error budget")
+
+
+async def test_an_exhausted_error_budget_is_an_incident_freeze(
+    ready: Workspace, tmp_path: Path
+) -> None:
+    ws = with_slo(ready)
+    # 2% errors against a 1% budget over the measured hour: twice the budget spent.
+    outcome = await check_slo(ws, 0.02)
+    check = budget_check(outcome)
+    assert outcome.readiness.decision is Decision.NO_GO
+    assert check.status.value == "FAIL"
+    assert "availability" in check.summary and "incident freeze" in check.summary
+    assert "EXCEEDED / CRITICAL (-100.0% of budget left" in check.evidence[0]
+    assert "P0 and security fixes" in (check.remedy or "")
+    assert "error budget" in outcome.report.read_text(encoding="utf-8")
+    with ws.open_store() as store:  # measured through the metric source, then stored
+        assert len(store.slo_buckets("availability", NOW - timedelta(hours=2), NOW)) == 60
+
+
+async def test_a_p0_fix_passes_the_freeze_with_a_condition(ready: Workspace) -> None:
+    ws = with_slo(ready)
+    outcome = await check_slo(ws, 0.02, guidance=parse_guidance("P0 fix for the checkout outage"))
+    check = budget_check(outcome)
+    assert check.status.value == "WARN"
+    assert "allowed as a P0 fix" in check.summary
+    assert outcome.readiness.decision is Decision.CONDITIONAL_GO
+
+
+async def test_a_budget_under_half_is_a_condition_and_a_healthy_one_passes(
+    ready: Workspace,
+) -> None:
+    ws = with_slo(ready)
+    # 0.6% errors: 60% of the hour's budget spent, 40% left: AT RISK / MONITOR.
+    outcome = await check_slo(ws, 0.006)
+    check = budget_check(outcome)
+    assert (check.status.value, outcome.readiness.decision) == ("WARN", Decision.CONDITIONAL_GO)
+    assert "at risk for 1 SLO(s): availability" in check.summary
+    assert "40.0% of budget left" in check.evidence[0]
+
+
+async def test_a_healthy_budget_passes(ready: Workspace) -> None:
+    ws = with_slo(ready)
+    outcome = await check_slo(ws, 0.001)
+    check = budget_check(outcome)
+    assert check.status.value == "PASS"
+    assert check.summary == "1 SLO(s) healthy; least budget left: availability 90.0%"
+    assert outcome.readiness.decision is Decision.GO
+
+
+async def test_a_source_that_fails_is_named_and_the_stored_budget_judged(
+    ready: Workspace,
+) -> None:
+    ws = with_slo(ready)
+    await check_slo(ws, 0.02)  # measured and stored: the budget is spent
+
+    def down(q: MetricQuery) -> Sample:
+        if q.version == "*":
+            return Sample(value=None, count=0, query="error_rate{*}", error="connection refused")
+        return healthy(q)
+
+    clock = FakeClock(NOW + timedelta(minutes=5))
+    target = FakeTarget(clock=clock)
+    await target.scale("1.0.0", 2)
+    await target.set_weights({"1.0.0": 100.0})
+    with ws.open_store() as store:
+        outcome = await check_readiness(
+            ws, store, "1.1.0", clock=clock, target=target, metrics=FakeMetricSource(down)
+        )
+    check = budget_check(outcome)
+    assert check.status.value == "FAIL"
+    assert check.evidence[-1] == (
+        "not measured just now (availability: connection refused); judged on stored measurements"
+    )

@@ -441,3 +441,31 @@ def test_merge_keeps_unrecognised_from_both() -> None:
         parse_guidance("deploy on a full moon"), guidance_from_answers(["sideways"])
     )
     assert merged.unrecognised == ("deploy on a full moon", "Q1: sideways")
+
+
+@pytest.mark.parametrize(
+    ("text", "fix", "security"),
+    [
+        ("P0 fix for the checkout outage", "P0", False),
+        ("emergency hotfix", "P0", False),
+        ("hotfix for INC-2026-11-20-001", "P0", False),
+        ("sev0 fix, canary 10%, 50%, 100%", "P0", False),
+        ("security fix for the login bypass", "security", True),
+        ("CVE fix", "security", True),
+        ("security-sensitive release", None, True),  # a security change, not a fix
+        ("fix the typo in the footer", None, False),
+    ],
+)
+def test_fixes_the_error_budget_freeze_lets_through(
+    text: str, fix: str | None, security: bool
+) -> None:
+    g = parse_guidance(text)
+    assert g.fix == fix
+    assert ("security" in g.focus) is security
+    if fix is not None:
+        assert ("fix", fix) in [(setting, value) for setting, value, _ in g.applied]
+
+
+def test_a_fix_survives_merging_with_interactive_answers() -> None:
+    merged = merge_guidance(parse_guidance("P0 fix"), parse_guidance("canary"))
+    assert merged.fix == "P0"

@@ -20,6 +20,7 @@ from watchstander.gates.models import (
     FreezeWindow,
     IncidentRef,
     SignatureResult,
+    SloState,
     TestCase,
     TestRun,
     TestStatus,
@@ -29,6 +30,7 @@ from watchstander.gates.readiness import (
     check_approvals,
     check_artifacts,
     check_environment,
+    check_error_budget,
     check_freeze,
     check_incidents,
     check_monitoring,
@@ -458,4 +460,69 @@ def test_decide_end_to_end() -> None:
     assert r.blockers == (
         "approval: release-manager: no release-manager approval for 1.2.0 "
         "(remedy: watchstander approve 1.2.0 --role release-manager --by NAME)",
+    )
+
+
+# -- error budget -------------------------------------------------------------------------------
+
+
+def slo(name: str, assessment: str, remaining: float | None, **kw: Any) -> SloState:
+    status = {"HEALTHY": "ON TARGET", "MONITOR": "AT RISK", "CRITICAL": "AT RISK"}[assessment]
+    if remaining is not None and remaining <= 0:
+        status = "EXCEEDED"
+    return SloState(name, status, assessment, remaining, **kw)
+
+
+def test_no_slos_pass_and_an_unknown_state_warns() -> None:
+    assert check_error_budget([]).status is PASS
+    unknown = check_error_budget(None, stale="store locked")
+    assert unknown.status is WARN and unknown.evidence == ("store locked",)
+
+
+@pytest.mark.parametrize(
+    ("states", "fix", "expected"),
+    [
+        ([slo("avail", "HEALTHY", 0.9)], None, PASS),
+        ([slo("avail", "HEALTHY", None)], None, PASS),  # nothing measured: nothing spent
+        ([slo("avail", "HEALTHY", 0.9), slo("p99", "MONITOR", 0.49)], None, WARN),
+        ([slo("avail", "MONITOR", 0.8, burn_rate_1h=2.0)], None, WARN),  # burning now
+        ([slo("avail", "CRITICAL", 0.24)], None, FAIL),
+        ([slo("avail", "CRITICAL", -0.5), slo("p99", "MONITOR", 0.4)], None, FAIL),
+        ([slo("avail", "CRITICAL", 0.0)], "P0", WARN),  # the freeze lets P0 fixes through
+        ([slo("avail", "CRITICAL", 0.0)], "security", WARN),
+        ([slo("avail", "MONITOR", 0.4)], "P0", WARN),
+    ],
+)
+def test_error_budget_status(
+    states: list[SloState], fix: str | None, expected: CheckStatus
+) -> None:
+    assert check_error_budget(states, fix=fix).status is expected
+
+
+def test_a_critical_budget_names_the_slos_and_the_freeze() -> None:
+    check = check_error_budget(
+        [
+            slo("availability", "CRITICAL", -1.0, burn_rate_1h=2.0, alert="page"),
+            slo("p99", "MONITOR", 0.3),
+            slo("throughput", "HEALTHY", 1.0),
+        ]
+    )
+    assert check.summary == "error budget critical for 1 SLO(s): availability: incident freeze"
+    assert check.evidence == (
+        "availability: EXCEEDED / CRITICAL (-100.0% of budget left, burning 2.00x over 1 h, "
+        "page alert firing)",
+        "p99: AT RISK / MONITOR (30.0% of budget left)",
+    )
+    assert "halt changes other than P0 and security fixes" in (check.remedy or "")
+    decision = decide(service="s", version="1", at=NOW, checks=[check])
+    assert decision.decision is Decision.NO_GO
+
+
+def test_a_healthy_budget_names_the_least_left_and_a_stale_measurement() -> None:
+    check = check_error_budget(
+        [slo("a", "HEALTHY", 0.9), slo("b", "HEALTHY", 0.6)], stale="builtin: refused"
+    )
+    assert check.summary == "2 SLO(s) healthy; least budget left: b 60.0%"
+    assert check.evidence == (
+        "not measured just now (builtin: refused); judged on stored measurements",
     )

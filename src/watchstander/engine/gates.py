@@ -27,6 +27,7 @@ from watchstander.clock import Clock
 from watchstander.config.models import Config
 from watchstander.engine.operations import Workspace, make_metrics, make_target
 from watchstander.engine.settings import gate_limits
+from watchstander.engine.slo import SloMonitor, status_of
 from watchstander.errors import UsageError, WatchstanderError
 from watchstander.gates import readiness as rules
 from watchstander.gates import regression
@@ -46,6 +47,7 @@ from watchstander.gates.models import (
     Risk,
     RollbackSpeed,
     SignatureResult,
+    SloState,
     StrategyInputs,
     TestRun,
 )
@@ -284,30 +286,50 @@ async def _environment(
 
 
 async def _monitoring(
-    config: Config, metrics: MetricSource | None, stable: str | None, now: datetime
+    config: Config, metrics: MetricSource, stable: str | None, now: datetime
 ) -> Check:
-    own = metrics is None
-    metrics = metrics or make_metrics(config)
     version = stable or "-"
-    try:
-        sample = await metrics.query(
-            MetricQuery(
-                "error_rate",
-                config.service.name,
-                version,
-                now - timedelta(seconds=config.analysis.window),
-                now,
-            )
+    sample = await metrics.query(
+        MetricQuery(
+            "error_rate",
+            config.service.name,
+            version,
+            now - timedelta(seconds=config.analysis.window),
+            now,
         )
-    finally:
-        if own:
-            await metrics.aclose()
+    )
     if sample.error is not None:
         return rules.check_monitoring(False, f"{config.metrics.type}: {sample.error}")
     shown = "no traffic yet" if sample.value is None else f"error rate {sample.value:.2%}"
     return rules.check_monitoring(
         True, f"{config.metrics.type} answered ({shown}, {sample.count} requests): {sample.query}"
     )
+
+
+async def _error_budget(
+    config: Config, store: Store, metrics: MetricSource, clock: Clock, fix: str | None
+) -> Check:
+    """The SLOs' budgets, measured up to now first (what is due, as the watch loop would)
+    so the gate does not judge on stale buckets; a source that fails is named and the
+    stored measurements are judged."""
+    monitor = SloMonitor(config, store, clock, metrics)
+    mine = [s for s in monitor.slos if s.service == config.service.name]
+    if not mine:
+        return rules.check_error_budget([], fix=fix)
+    now = clock.now()
+    await monitor.measure(now)
+    states = [
+        SloState(
+            name=row["name"],
+            status=row["status"],
+            assessment=row["assessment"],
+            remaining=row["budget_remaining"],
+            burn_rate_1h=row["burn_rate_1h"],
+            alert=row["alert"],
+        )
+        for row in (status_of(store, s, now) for s in mine)
+    ]
+    return rules.check_error_budget(states, fix=fix, stale="; ".join(monitor.errors[:3]))
 
 
 async def check_readiness(
@@ -398,12 +420,21 @@ async def check_readiness(
             strategy=chosen,
         )
     )
-    environment, monitoring = await asyncio.gather(
-        _environment(config, target, stable, now), _monitoring(config, metrics, stable, now)
-    )
+    own_metrics = metrics is None
+    source = metrics or make_metrics(config)
+    try:
+        environment, monitoring, budget = await asyncio.gather(
+            _environment(config, target, stable, now),
+            _monitoring(config, source, stable, now),
+            _error_budget(config, store, source, clock, g.fix),
+        )
+    finally:
+        if own_metrics:
+            await source.aclose()
     checks.append(environment)
     checks.append(monitoring)
     checks.append(rules.check_incidents(store.active_incidents(service)))
+    checks.append(budget)
     if checksum_missing is not None:
         checks.append(checksum_missing)
         checks.extend(

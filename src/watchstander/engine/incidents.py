@@ -28,6 +28,7 @@ from watchstander.config.models import (
     WebhookNotifierConfig,
 )
 from watchstander.engine.operations import Workspace
+from watchstander.engine.slo import service_states
 from watchstander.errors import ConfigError, NotFoundError, UsageError
 from watchstander.gates.serialize import to_data
 from watchstander.incident import codec, escalation, models, priority
@@ -786,15 +787,22 @@ class IncidentDesk:
                 }
                 for c in commits[:50]
             ],
+            "slos": self._slo_states(inc.service, now),
             "at": now.isoformat(),
         }
+        strained = [
+            f"{s['name']} {s['status']}" + (f" ({s['alert']} alert)" if s["alert"] else "")
+            for s in loaded.extras["triage"]["slos"]
+            if s["assessment"] != "HEALTHY" or s["alert"]
+        ]
         inc = models.record(
             inc,
             TimelineKind.DECISION,
             now,
             ACTOR,
             f"regression triage: {verdict.verdict.value} ({verdict.confidence.value}); "
-            f"immediate action {action.type.value}",
+            f"immediate action {action.type.value}"
+            + (f"; SLOs: {', '.join(strained)}" if strained else ""),
         )
         if inc.status is IncidentStatus.DETECTED:
             inc = models.transition(inc, IncidentStatus.TRIAGED, now, ACTOR, "regression triage")
@@ -802,6 +810,25 @@ class IncidentDesk:
         if verdict.is_regression:
             loaded = self._register(loaded, verdict, suspect, now)
         return self.save(loaded)
+
+    _SLO_KEYS = (
+        "name",
+        "target",
+        "window",
+        "sli_24h",
+        "budget_remaining",
+        "burn_rate_1h",
+        "status",
+        "assessment",
+        "recommendation",
+        "alert",
+    )
+
+    def _slo_states(self, service: str, now: datetime) -> list[dict[str, Any]]:
+        """The service's SLOs as stored measurements show them now (the watch loop measures
+        them): budget left, burn rate, the burn-rate alert firing, the assessment."""
+        states = service_states(self.ws.config, self.store, now, service)
+        return [{k: s[k] for k in self._SLO_KEYS} for s in states]
 
     def _seen_in_staging(self, inc: Incident) -> bool | None:
         if inc.rollout_id is None:

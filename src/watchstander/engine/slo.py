@@ -52,6 +52,9 @@ __all__ = [
     "SloMonitor",
     "SloTick",
     "align",
+    "service_states",
+    "status_of",
+    "window_counts",
 ]
 
 ALL_VERSIONS = "*"
@@ -126,6 +129,75 @@ class SloTick:
     alerts_started: list[tuple[str, str]] = field(default_factory=list)  # (slo, severity)
     alerts_ended: list[str] = field(default_factory=list)
     incidents: list[str] = field(default_factory=list)
+
+
+def window_counts(
+    store: Store, slo: SloDefinition, spans: Sequence[timedelta], now: datetime
+) -> dict[timedelta, Counts]:
+    """Good and total events of `slo` over each span ending at `now` (one query)."""
+    # Buckets are stored once complete, so "started before now" is "inside".
+    sums = store.slo_window_sums(slo.name, [now - d for d in spans], now)
+    return {d: Counts(g, t) for d, (g, t) in zip(spans, sums, strict=True)}
+
+
+def status_of(store: Store, slo: SloDefinition, now: datetime) -> dict[str, Any]:
+    """Everything `slo status` shows of one SLO at `now`, as plain data, from the stored
+    buckets alone (nothing is measured)."""
+    start = slo.window.start(now)
+    spans = [now - start, _HOUR, 24 * _HOUR, 7 * 24 * _HOUR]
+    # One query for every window shown and every burn-rate tier's two windows.
+    counts = window_counts(store, slo, list(dict.fromkeys([*spans, *burn.windows_needed()])), now)
+    period = Budget(slo.objective, counts[spans[0]])
+    hour = Budget(slo.objective, counts[_HOUR])
+    status, assessment = assess(period, hour.burn_rate)
+    tiers = burn.evaluate(slo, counts.__getitem__)
+    severity = burn.severity(tiers)
+    return {
+        "name": slo.name,
+        "id": slo.id,
+        "service": slo.service,
+        "kind": slo.kind.value,
+        "target": slo.target_text(),
+        "objective": slo.objective,
+        "window": slo.window.describe(),
+        "budgeting": slo.budgeting.value,
+        "sli": counts[spans[0]].sli,
+        "sli_24h": counts[24 * _HOUR].sli,
+        "sli_7d": counts[7 * 24 * _HOUR].sli,
+        "good": counts[spans[0]].good,
+        "total": counts[spans[0]].total,
+        "budget_allowed": period.allowed,
+        "budget_consumed": period.consumed,
+        "budget_remaining": period.remaining,
+        "burn_rate_period": period.burn_rate,
+        "burn_rate_1h": hour.burn_rate,
+        "status": status.value,
+        "assessment": assessment.value,
+        "recommendation": RECOMMENDATIONS[assessment],
+        "alert": severity.value if severity else None,
+        "tiers": [
+            {
+                "severity": t.window.severity.value,
+                "windows": t.window.name,
+                "factor": t.factor,
+                "long_burn": t.long_burn,
+                "short_burn": t.short_burn,
+                "firing": t.firing,
+            }
+            for t in tiers
+        ],
+        "source": slo.source,
+        "as_of": now.isoformat(),
+    }
+
+
+def service_states(
+    config: Config, store: Store, now: datetime, service: str | None = None
+) -> list[dict[str, Any]]:
+    """`status_of` every SLO of `service` (default: the configured one), from stored
+    buckets: what the deploy gates and incident triage cite."""
+    service = service or config.service.name
+    return [status_of(store, s, now) for s in definitions(config, store) if s.service == service]
 
 
 class SloMonitor:
@@ -207,9 +279,7 @@ class SloMonitor:
     def counts(
         self, slo: SloDefinition, spans: Sequence[timedelta], now: datetime
     ) -> dict[timedelta, Counts]:
-        # Buckets are stored once complete, so "started before now" is "inside".
-        sums = self.store.slo_window_sums(slo.name, [now - d for d in spans], now)
-        return {d: Counts(g, t) for d, (g, t) in zip(spans, sums, strict=True)}
+        return window_counts(self.store, slo, spans, now)
 
     def period_counts(self, slo: SloDefinition, since: datetime, until: datetime) -> Counts:
         ((g, t),) = self.store.slo_window_sums(slo.name, [since], until)
@@ -228,52 +298,7 @@ class SloMonitor:
 
     def status(self, slo: SloDefinition, now: datetime | None = None) -> dict[str, Any]:
         """Everything `slo status` shows of one SLO, as plain data."""
-        now = now or self.clock.now()
-        start = slo.window.start(now)
-        spans = [now - start, _HOUR, 24 * _HOUR, 7 * 24 * _HOUR]
-        counts = self.counts(slo, spans, now)
-        period = Budget(slo.objective, counts[spans[0]])
-        hour = Budget(slo.objective, counts[_HOUR])
-        status, assessment = assess(period, hour.burn_rate)
-        tiers = burn.evaluate(slo, lambda d: self.counts(slo, [d], now)[d])
-        severity = burn.severity(tiers)
-        return {
-            "name": slo.name,
-            "id": slo.id,
-            "service": slo.service,
-            "kind": slo.kind.value,
-            "target": slo.target_text(),
-            "objective": slo.objective,
-            "window": slo.window.describe(),
-            "budgeting": slo.budgeting.value,
-            "sli": counts[spans[0]].sli,
-            "sli_24h": counts[24 * _HOUR].sli,
-            "sli_7d": counts[7 * 24 * _HOUR].sli,
-            "good": counts[spans[0]].good,
-            "total": counts[spans[0]].total,
-            "budget_allowed": period.allowed,
-            "budget_consumed": period.consumed,
-            "budget_remaining": period.remaining,
-            "burn_rate_period": period.burn_rate,
-            "burn_rate_1h": hour.burn_rate,
-            "status": status.value,
-            "assessment": assessment.value,
-            "recommendation": RECOMMENDATIONS[assessment],
-            "alert": severity.value if severity else None,
-            "tiers": [
-                {
-                    "severity": t.window.severity.value,
-                    "windows": t.window.name,
-                    "factor": t.factor,
-                    "long_burn": t.long_burn,
-                    "short_burn": t.short_burn,
-                    "firing": t.firing,
-                }
-                for t in tiers
-            ],
-            "source": slo.source,
-            "as_of": now.isoformat(),
-        }
+        return status_of(self.store, slo, now or self.clock.now())
 
     # -- snapshots ---------------------------------------------------------------------
 
@@ -301,9 +326,11 @@ class SloMonitor:
         return align(rows[0]["start"], self.snapshot_every) + self.snapshot_every
 
     def _snapshot_at(self, slo: SloDefinition, at: datetime) -> int:
-        counts = self.period_counts(slo, at - self.snapshot_every, at)
-        period_start = slo.window.start(at)
-        period = Budget(slo.objective, self.period_counts(slo, period_start, at))
+        last, whole = self.store.slo_window_sums(
+            slo.name, [at - self.snapshot_every, slo.window.start(at)], at
+        )
+        counts = Counts(*last)
+        period = Budget(slo.objective, Counts(*whole))
         met = Budget(slo.objective, counts).met
         data = {
             "good": counts.good,

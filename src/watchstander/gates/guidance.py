@@ -161,6 +161,7 @@ class _Reading:
     db_migration: bool | None = None
     focus: list[str] = field(default_factory=list)
     tight_timeline: bool = False
+    fix: str | None = None
     regression_threshold: float | None = None
     slo_goals: list[SloGoal] = field(default_factory=list)
     effects: list[FocusEffect] = field(default_factory=list)
@@ -345,6 +346,16 @@ def _first_deployment(m: re.Match[str], r: _Reading) -> list[tuple[str, str]]:
 def _tight(_: re.Match[str], r: _Reading) -> list[tuple[str, str]]:
     r.tight_timeline = True
     return [("tight_timeline", "yes")]
+
+
+def _fix(m: re.Match[str], r: _Reading) -> list[tuple[str, str]]:
+    """A P0 or security fix: the change the error-budget freeze lets through. A security
+    fix is also a security change (its focus flag applies)."""
+    if m.group("sec"):
+        r.fix = "security"
+        return [("fix", "security"), *_set_focus("security")(m, r)]
+    r.fix = "P0"
+    return [("fix", "P0")]
 
 
 _VALIDATION = r"validation|verification|smoke[- ]tests?|testing|checks"
@@ -556,6 +567,15 @@ RECOGNISERS: Final[tuple[_Recogniser, ...]] = (
         ),
         _extra,
     ),
+    _Recogniser(
+        "fix",
+        _rx(
+            r"\b(?:(?P<sec>security|cve|vulnerability|vuln)\s+(?:hot\s?)?fix(?:es)?"
+            r"|(?:p0|sev\s?0|emergency)\s+(?:hot\s?)?fix(?:es)?"
+            r"|hot\s?fix\s+for\s+(?:the\s+)?(?:p0|inc-[\w-]+))\b"
+        ),
+        _fix,
+    ),
     # The operations spec's keyword lists.
     _Recogniser("focus", _rx(r"\b(?:security|secur\w*|audit\w*)\b"), _set_focus("security")),
     _Recogniser(
@@ -673,6 +693,7 @@ def _freeze(text: str, r: _Reading) -> Guidance:
         db_migration=r.db_migration,
         focus=frozenset(r.focus),
         tight_timeline=r.tight_timeline,
+        fix=r.fix,
         regression_threshold=r.regression_threshold,
         slo_goals=tuple(r.slo_goals),
         required_approvals=_unique(a for e in r.effects for a in e.approvals),
@@ -793,6 +814,7 @@ def merge_guidance(first: Guidance, second: Guidance) -> Guidance:
         db_migration=_pick(first.db_migration, second.db_migration),
         focus=first.focus | second.focus,
         tight_timeline=first.tight_timeline or second.tight_timeline,
+        fix=_pick(first.fix, second.fix),
         regression_threshold=_pick(first.regression_threshold, second.regression_threshold),
         slo_goals=tuple(goals.values()),
         required_approvals=_unique((*first.required_approvals, *second.required_approvals)),

@@ -36,6 +36,7 @@ __all__ = [
     "Approval",
     "Drill",
     "IncidentRef",
+    "SloState",
     "GateSeverity",
     "TestRegression",
     "MetricComparison",
@@ -140,6 +141,9 @@ class Guidance:
     required_approvals: tuple[str, ...] = ()  # subset of APPROVAL_ROLES
     extra_gates: tuple[str, ...] = ()  # e.g. "security-scan-strict", "performance-slo"
     reviewers: tuple[str, ...] = ()  # e.g. "security-architect", "privacy-officer"
+    # What the change fixes, if it is one the error-budget freeze lets through: "P0" or
+    # "security" (from "P0 fix", "hotfix for INC-...", "security fix", "CVE fix").
+    fix: str | None = None
     # (setting, value, the phrase it came from), in the order found, for display.
     applied: tuple[tuple[str, str, str], ...] = ()
     unrecognised: tuple[str, ...] = ()  # fragments that mapped to nothing
@@ -329,6 +333,19 @@ class IncidentRef:
     status: str
     title: str
     service: str = ""
+
+
+@dataclass(frozen=True)
+class SloState:
+    """The narrow view of an SLO's error budget the readiness gate needs (computed by the
+    SLO engine from stored measurements)."""
+
+    name: str
+    status: str  # ON TARGET | AT RISK | EXCEEDED
+    assessment: str  # HEALTHY | MONITOR | CRITICAL
+    remaining: float | None  # share of the window's budget left; None: no data yet
+    burn_rate_1h: float | None = None
+    alert: str | None = None  # page | ticket: a burn-rate tier firing now
 
 
 # -- regression gates ------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from watchstander.gates.models import (
     IncidentRef,
     Readiness,
     SignatureResult,
+    SloState,
     TestRun,
     TestStatus,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "check_environment",
     "check_monitoring",
     "check_incidents",
+    "check_error_budget",
     "check_artifacts",
     "check_freeze",
     "decide",
@@ -583,6 +585,79 @@ def check_incidents(active: Sequence[IncidentRef] | None) -> Check:
             evidence=_more(lines),
         )
     return Check(name, "environment", CheckStatus.PASS, "no open incidents")
+
+
+def _budget_line(s: SloState) -> str:
+    left = "no data yet" if s.remaining is None else f"{s.remaining:.1%} of budget left"
+    burn = "" if s.burn_rate_1h is None else f", burning {s.burn_rate_1h:.2f}x over 1 h"
+    alert = f", {s.alert} alert firing" if s.alert else ""
+    return f"{s.name}: {s.status} / {s.assessment} ({left}{burn}{alert})"
+
+
+def check_error_budget(
+    slos: Sequence[SloState] | None, *, fix: str | None = None, stale: str = ""
+) -> Check:
+    """The SLOs' error budgets (the hypercare flow's assessment applied to releases).
+
+    Any CRITICAL SLO (under 25% of its budget left, or none) is an incident freeze: FAIL,
+    unless the change is a P0 or security fix, which the freeze lets through with a WARN.
+    Any MONITOR SLO (under half left, or burning faster than 1x over the last hour):
+    WARN, defer risky changes. `stale` names why the SLIs could not be measured just now
+    (the stored measurements are judged then, and the check says so)."""
+    name = "error budget"
+    if slos is None:
+        return Check(
+            name,
+            "environment",
+            CheckStatus.WARN,
+            "SLO state not available",
+            evidence=(stale,) if stale else (),
+            remedy="check the state store and metric source, or confirm the SLOs by hand",
+        )
+    if not slos:
+        return Check(name, "environment", CheckStatus.PASS, "no SLOs defined for the service")
+    note = (f"not measured just now ({stale}); judged on stored measurements",) if stale else ()
+    critical = [s for s in slos if s.assessment == "CRITICAL"]
+    monitor = [s for s in slos if s.assessment == "MONITOR"]
+    evidence = _more([*map(_budget_line, [*critical, *monitor]), *note])
+    if critical:
+        names = ", ".join(s.name for s in critical)
+        summary = f"error budget critical for {len(critical)} SLO(s): {names}"
+        if fix is not None:
+            return Check(
+                name,
+                "environment",
+                CheckStatus.WARN,
+                f"{summary}; allowed as a {fix} fix under the incident freeze",
+                evidence=evidence,
+                remedy="deploy the fix alone, with extended monitoring",
+            )
+        return Check(
+            name,
+            "environment",
+            CheckStatus.FAIL,
+            f"{summary}: incident freeze",
+            evidence=evidence,
+            remedy="halt changes other than P0 and security fixes until the budget "
+            "recovers; say 'P0 fix' or 'security fix' in --guidance for such a change",
+        )
+    if monitor:
+        return Check(
+            name,
+            "environment",
+            CheckStatus.WARN,
+            f"error budget at risk for {len(monitor)} SLO(s): {', '.join(s.name for s in monitor)}",
+            evidence=evidence,
+            remedy="defer risky changes and increase monitoring, or accept the risk",
+        )
+    ok = [s for s in slos if s.remaining is not None]
+    least = min(ok, key=lambda s: s.remaining or 0.0, default=None)
+    detail = (
+        f"{len(slos)} SLO(s) healthy; least budget left: {least.name} {least.remaining:.1%}"
+        if least is not None and least.remaining is not None
+        else f"{len(slos)} SLO(s) with no measurements yet (nothing spent)"
+    )
+    return Check(name, "environment", CheckStatus.PASS, detail, evidence=note)
 
 
 # -- artifacts --------------------------------------------------------------------------------

@@ -61,6 +61,7 @@ from watchstander.incident.models import (
 )
 from watchstander.incident.priority import MATRIX, SLAS, Sla
 from watchstander.reports.gates import format_seconds
+from watchstander.reports.hypercare import pct
 from watchstander.reports.rows import fmt_time
 from watchstander.reports.writer import _environment, _write, render
 
@@ -929,7 +930,57 @@ def _triage_view(inc: Incident, data: Mapping[str, Any], r: Mapping[str, Any]) -
         "resolve_range": "1-2 h" if inc.priority is Priority.P0 else "",
         "needs_commander": inc.priority in _REVIEWED,
         "path": _PATHS[inc.priority],
+        **_slo_view(_seq(_map(data.get("triage")).get("slos"))),
     }
+
+
+def _slo_view(states: Sequence[Any]) -> dict[str, Any]:
+    """The service's SLOs as triage recorded them, and what they say about urgency."""
+    rows = [
+        {
+            "name": _text(s.get("name")),
+            "target": _text(s.get("target")),
+            "window": _text(s.get("window")),
+            "sli_24h": pct(s.get("sli_24h")),
+            "left": pct(s.get("budget_remaining"), 1),
+            "burn": "no data" if s.get("burn_rate_1h") is None else f"{s['burn_rate_1h']:.2f}x",
+            "status": f"{_text(s.get('status'))} / {_text(s.get('assessment'))}",
+            "alert": _text(s.get("alert"), "none"),
+        }
+        for s in map(_map, states)
+    ]
+    pages = [
+        r["name"] for r, s in zip(rows, map(_map, states), strict=True) if s.get("alert") == "page"
+    ]
+    critical = [
+        r["name"]
+        for r, s in zip(rows, map(_map, states), strict=True)
+        if s.get("assessment") == "CRITICAL"
+    ]
+    monitor = [
+        r["name"]
+        for r, s in zip(rows, map(_map, states), strict=True)
+        if s.get("assessment") == "MONITOR"
+    ]
+    notes = []
+    if pages:
+        notes.append(
+            f"A page-level burn-rate alert is firing for {', '.join(pages)}: at this burn the "
+            "budget is gone within hours, an SLA breach is imminent (urgency HIGH)."
+        )
+    if critical:
+        notes.append(
+            f"Error budget critical for {', '.join(critical)}: incident freeze, halt changes "
+            "other than P0 and security fixes."
+        )
+    elif monitor:
+        notes.append(
+            f"Error budget at risk for {', '.join(monitor)}: defer risky changes, increase "
+            "monitoring."
+        )
+    if rows and not notes:
+        notes.append("Every SLO of the service is healthy: no SLO breach is imminent.")
+    return {"slos": rows, "slo_notes": notes}
 
 
 def _deployment_rows(triage: Mapping[str, Any], suspect_id: str) -> list[dict[str, str]]:
