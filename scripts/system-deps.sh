@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# System packages the tests use for real: promtool (Debian's prometheus package) checks the
-# exported SLO rules. Installs only what is missing; a no-op on a machine that has it all.
+# System packages the tests use for real: Prometheus (and promtool, which checks the
+# exported SLO rules) and HAProxy; each integration test starts its own server on loopback.
+# PostgreSQL's binaries (initdb, pg_ctl) come with these machines; a missing one is named.
+# Installs only what is missing; a no-op on a machine that has it all.
 set -euo pipefail
 
 missing=()
-command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+{ command -v promtool && command -v prometheus; } >/dev/null 2>&1 || missing+=(prometheus)
+command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  missing+=(postgresql)
+fi
 
 if [ "${#missing[@]}" -eq 0 ]; then
   exit 0
@@ -29,5 +35,7 @@ fi
 # The Debian package may start a Prometheus server through the init system; the tests
 # start their own on loopback, so stop a packaged one if it came up.
 if command -v service >/dev/null 2>&1; then
-  $sudo service prometheus stop >/dev/null 2>&1 || true
+  for unit in prometheus haproxy postgresql; do
+    $sudo service "$unit" stop >/dev/null 2>&1 || true
+  done
 fi

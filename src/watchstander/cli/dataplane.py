@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from watchstander.cli.output import console
+from watchstander.config.models import local_target
 
 __all__ = ["register"]
 
@@ -47,7 +48,7 @@ def register(
         pid = daemon.start(ws.config_path, _state_dir(ws, environment), environment=environment)
         console.print(
             f"✓ {environment} data plane running (pid {pid}): traffic on "
-            f"http://{config.target.listen}, admin on http://{config.target.admin}"
+            f"http://{config.target.listen}, admin on http://{local_target(config).admin}"
         )
         if environment != "production":
             return

@@ -9,17 +9,32 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from watchstander.config.base import (
+    HealthCheckConfig,
+    Model,
+    TargetCommon,
+    command_has_port,
+    host_port,
+)
 from watchstander.config.duration import Seconds
+from watchstander.config.haproxy import HaproxyTargetConfig
+from watchstander.config.kubernetes import KubernetesTargetConfig
+from watchstander.config.prometheus import PrometheusMetricsConfig
 
 __all__ = [
     "Config",
     "ServiceConfig",
     "HealthCheckConfig",
     "LocalTargetConfig",
+    "HaproxyTargetConfig",
+    "KubernetesTargetConfig",
+    "TargetCommon",
     "TargetConfig",
     "MetricsConfig",
+    "BuiltinMetricsConfig",
+    "PrometheusMetricsConfig",
     "CanaryConfig",
     "BlueGreenConfig",
     "RollingConfig",
@@ -53,14 +68,12 @@ __all__ = [
     "PagerDutyNotifierConfig",
     "NotifierConfig",
     "IncidentsConfig",
+    "local_target",
 ]
 
 StrategyName = Literal["canary", "blue-green", "rolling"]
 NoData = Literal["fail", "inconclusive", "ignore"]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Model = Model
 
 
 class ServiceConfig(_Model):
@@ -68,58 +81,46 @@ class ServiceConfig(_Model):
     description: str = ""
 
 
-class HealthCheckConfig(_Model):
-    path: str = "/health"
-    interval: Seconds = 1.0
-    timeout: Seconds = 1.0
-    failure_threshold: int = Field(3, ge=1)
-    success_threshold: int = Field(1, ge=1)
-
-
-class LocalTargetConfig(_Model):
+class LocalTargetConfig(TargetCommon):
     """The embedded data plane: a router daemon plus supervised replica processes."""
 
     type: Literal["local"] = "local"
-    listen: str = "127.0.0.1:8080"
     admin: str = "127.0.0.1:8081"
     command: list[str] = Field(min_length=1)
     cwd: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
-    replicas: int = Field(3, ge=1, le=64)
-    health: HealthCheckConfig = HealthCheckConfig()
-    ready_timeout: Seconds = 60.0
     memory_limit_mb: int | None = Field(None, ge=16)
     restart_backoff: Seconds = 0.5
     restart_backoff_max: Seconds = 10.0
     drain_timeout: Seconds = 30.0
     retries: int = Field(2, ge=0, le=10)
     upstream_timeout: Seconds = 30.0
-    # The versions that exist as artifacts; when set, deploying any other is refused.
-    versions: list[str] | None = None
-    # Room to run a second full set of instances beside the first (blue-green needs it).
-    spare_capacity: bool = True
 
     @field_validator("command")
     @classmethod
     def _has_port(cls, value: list[str]) -> list[str]:
-        if not any("{port}" in part for part in value):
-            raise ValueError("the command must contain {port} so each replica gets its own port")
-        return value
+        return command_has_port(value)
 
-    @field_validator("listen", "admin")
+    @field_validator("admin")
     @classmethod
-    def _host_port(cls, value: str) -> str:
-        host, _, port = value.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"{value!r} is not HOST:PORT")
-        return value
+    def _admin(cls, value: str) -> str:
+        return host_port(value)
 
 
-TargetConfig = Annotated[LocalTargetConfig, Field(discriminator="type")]
+TargetConfig = Annotated[
+    LocalTargetConfig | HaproxyTargetConfig | KubernetesTargetConfig, Field(discriminator="type")
+]
 
 
-class MetricsConfig(_Model):
+class BuiltinMetricsConfig(_Model):
+    """The local data plane's own measurements (GET /stats on target.admin)."""
+
     type: Literal["builtin"] = "builtin"
+
+
+MetricsConfig = Annotated[
+    BuiltinMetricsConfig | PrometheusMetricsConfig, Field(discriminator="type")
+]
 
 
 class CanaryConfig(_Model):
@@ -560,7 +561,7 @@ class ReportsConfig(_Model):
 class Config(_Model):
     service: ServiceConfig
     target: TargetConfig
-    metrics: MetricsConfig = MetricsConfig()
+    metrics: MetricsConfig = BuiltinMetricsConfig()
     strategy: StrategyConfig = StrategyConfig()
     analysis: AnalysisConfig = AnalysisConfig()
     rollback: RollbackConfig = RollbackConfig()
@@ -596,4 +597,21 @@ class Config(_Model):
                 f"analysis.metrics names unknown metric(s) {', '.join(unknown)} "
                 f"(known: {', '.join(sorted(known))})"
             )
+        if self.metrics.type == "builtin" and self.target.type != "local":
+            raise ValueError(
+                f"metrics: the builtin source reads the local data plane; with target.type "
+                f"{self.target.type} set metrics.type: prometheus"
+            )
         return self
+
+
+def local_target(config: Config) -> LocalTargetConfig:
+    """The target as the local data plane's: an error naming the type when it is not."""
+    if not isinstance(config.target, LocalTargetConfig):
+        from watchstander.errors import ConfigError
+
+        raise ConfigError(
+            f"watchstander.yaml: target.type is {config.target.type}; the local data plane "
+            "(dataplane up, the builtin metric source) needs target.type: local"
+        )
+    return config.target

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from watchstander.config.loader import load_config
+from watchstander.config.models import local_target
 from watchstander.dataplane import state
 from watchstander.dataplane.server import DataPlane, bind
 from watchstander.errors import ConfigError
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot create {state_dir}: {exc.strerror}", file=sys.stderr)
         return 1
     sockets = []
-    for address in (config.target.listen, config.target.admin):
+    for address in (config.target.listen, local_target(config).admin):
         try:
             sockets.append(bind(address))
         except OSError as exc:

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from watchstander.config.loader import load_config
-from watchstander.config.models import Config
+from watchstander.config.models import Config, local_target
 from watchstander.dataplane import state
 from watchstander.errors import ConfigError, DataPlaneError
 from watchstander.processes import pid_alive
@@ -122,7 +122,7 @@ def start(
                     "error: "
                 )
             )
-    admin = config.target.admin
+    admin = local_target(config).admin
     seen: int | None = None
     while time.monotonic() < deadline:
         pid = running_pid(state_dir)
@@ -184,7 +184,7 @@ def status(config: Config, state_dir: Path) -> dict[str, Any]:
         "pid": pid,
         "service": config.service.name,
         "listen": config.target.listen,
-        "admin": config.target.admin,
+        "admin": local_target(config).admin,
         "state_dir": str(state_dir),
         "log": str(log_path(state_dir)),
         "instances": [],
@@ -195,13 +195,13 @@ def status(config: Config, state_dir: Path) -> dict[str, Any]:
     }
     if pid is not None:
         try:
-            response = httpx.get(f"http://{config.target.admin}/state", timeout=2.0)
+            response = httpx.get(f"http://{local_target(config).admin}/state", timeout=2.0)
             response.raise_for_status()
             live = response.json()
             for key in ("instances", "weights", "desired_replicas", "observed_at"):
                 result[key] = live[key]
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
             result["reason"] = (
-                f"the data plane (pid {pid}) does not answer on {config.target.admin}: {exc}"
+                f"the data plane (pid {pid}) does not answer on {local_target(config).admin}: {exc}"
             )
     return result

@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from watchstander.config.models import Config
+from watchstander.config.models import Config, local_target
 from watchstander.dataplane import admin, state
 from watchstander.dataplane.router import Router, new_upstream_session
 from watchstander.dataplane.stats import StatsBook
@@ -58,7 +58,7 @@ class DataPlane:
 
     def __init__(self, config: Config, *, config_dir: Path, state_dir: Path) -> None:
         self.service = config.service.name
-        self.target = config.target
+        self.target = local_target(config)
         self.state_dir = state_dir
         self.config_dir = config_dir
         self.desired = state.load_state(state_dir, self.service)

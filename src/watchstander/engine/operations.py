@@ -16,7 +16,7 @@ from typing import Any
 
 from watchstander.clock import Clock, SystemClock
 from watchstander.config.loader import find_config, load_config
-from watchstander.config.models import Config, StrategyConfig
+from watchstander.config.models import Config, StrategyConfig, local_target
 from watchstander.engine.controller import RolloutController, apply_commands
 from watchstander.engine.lease import ServiceLease
 from watchstander.engine.settings import settings_from_config
@@ -84,7 +84,7 @@ def make_metrics(config: Config) -> MetricSource:
     cls = load_provider("watchstander.metrics", config.metrics.type)
     if config.metrics.type == "builtin":
         # The builtin source reads the local router's per-version statistics.
-        source: MetricSource = cls(config.target.admin)
+        source: MetricSource = cls(local_target(config).admin)
         return source
     source = cls(config.metrics)
     return source
