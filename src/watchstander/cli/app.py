@@ -183,8 +183,15 @@ def deploy(
         "(default: rollback.on_regression).",
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every step and action."),
+    detach: bool = typer.Option(
+        False,
+        "--detach",
+        help="Create the rollout after the gates and return: a running 'watchstander watch' "
+        "controller drives it.",
+    ),
 ) -> None:
-    """Roll out VERSION: strategy, readiness, staging gate, then the rollout with live progress."""
+    """Roll out VERSION: strategy, readiness, staging gate, then the rollout with live progress
+    (or, with --detach, left to the `watchstander watch` controllers)."""
     from watchstander.cli.gates import ask_guidance, conditions_confirmer, confirmer, show_guidance
     from watchstander.clock import SystemClock
     from watchstander.engine.pipeline import prepare
@@ -217,6 +224,24 @@ def deploy(
     )
     if not confirm(f"Deploy {ws.config.service.name} {version}?"):
         raise typer.Exit(1)
+    if detach:
+        created = operations.create_detached(
+            ws,
+            version,
+            strategy=prepared.strategy,
+            rollback_on_regression=rollback_on_regression,
+            regression_threshold=prepared.threshold,
+            strategy_config=prepared.strategy_config,
+            gate_ids=prepared.gate_ids,
+            preamble=prepared.preamble,
+            clock=clock,
+        )
+        console.print(
+            f"✓ {created.id}: {created.strategy.value} rollout of {created.service} "
+            f"{created.version} created; a 'watchstander watch' controller drives it "
+            f"(follow it with 'watchstander rollout watch {created.id}')"
+        )
+        return
     rollout = asyncio.run(
         operations.deploy(
             ws,

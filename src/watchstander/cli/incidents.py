@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -445,30 +444,91 @@ def register(
         interval: float = typer.Option(15.0, "--interval", min=0.1),
         once: bool = typer.Option(False, "--once"),
     ) -> None:
-        """The long-running loop, every interval: measure SLOs and evaluate their burn-rate
-        alerts (a page opens an incident), fire due escalations, deliver messages, and run
-        the hypercare daily cycle when it is due."""
-        from watchstander.cli.slo import engines, print_day
-
+        """The long-running controller. Every second it adopts the service's active rollout
+        when no other controller holds it and drives it to its end; every interval it
+        measures SLOs and evaluates their burn-rate alerts (a page opens an incident), fires
+        due escalations, delivers messages, and runs the hypercare daily cycle when due.
+        Several controllers may share one store: each rollout and each of these timers is
+        owned by one of them through a lease, and another takes over if it dies."""
         ws = state(ctx).workspace()
-        with engines(ws) as (_, d, monitor, care):
-            while True:
-                slo = asyncio.run(monitor.tick()) if monitor.slos else None
-                report = asyncio.run(d.tick())
-                days = asyncio.run(care.tick())
-                if slo is not None:
-                    for name, severity in slo.alerts_started:
+        try:
+            asyncio.run(_watch(ws, interval=interval, once=once))
+        except KeyboardInterrupt:
+            console.print("stopped: leases released; the other controllers take over")
+
+
+async def _watch(ws: Any, *, interval: float, once: bool) -> None:
+    import signal
+
+    from watchstander.cli.output import print_event
+    from watchstander.cli.slo import print_day
+    from watchstander.clock import SystemClock
+    from watchstander.engine.hypercare import HypercareDesk
+    from watchstander.engine.incidents import IncidentDesk
+    from watchstander.engine.operations import make_metrics
+    from watchstander.engine.slo import SloMonitor
+    from watchstander.engine.watch import Watcher
+
+    clock = SystemClock()
+    source = make_metrics(ws.config)
+    try:
+        with ws.open_store() as store:
+            desk = IncidentDesk(ws, store, clock)
+            monitor = SloMonitor(ws.config, store, clock, source, desk=desk)
+            care = HypercareDesk(ws, store, clock, source, monitor=monitor)
+
+            async def no_slos() -> None:
+                return None
+
+            def on_tick(kind: str, result: Any) -> None:
+                if kind == "slo" and result is not None:
+                    for name, severity in result.alerts_started:
                         console.print(f"🔥 SLO {name}: burn-rate {severity} alert", markup=False)
-                    for incident_id in slo.incidents:
+                    for incident_id in result.incidents:
                         console.print(f"⚠️ {incident_id} declared for an SLO page", markup=False)
-                for incident_id, reason in report.escalations:
-                    console.print(f"⚠️ {incident_id}: {reason}", markup=False)
-                for day in days:
-                    period, _ = care.load()
-                    print_day(day, period)
-                if once:
-                    return
-                time.sleep(interval)  # the loop's own cadence, not a test wait
+                elif kind == "incidents":
+                    for incident_id, reason in result.escalations:
+                        console.print(f"⚠️ {incident_id}: {reason}", markup=False)
+                elif kind == "hypercare":
+                    for day in result:
+                        period, _ = care.load()
+                        print_day(day, period)
+
+            watcher = Watcher(
+                ws=ws,
+                store=store,
+                clock=clock,
+                ticks={
+                    "slo": monitor.tick if monitor.slos else no_slos,
+                    "incidents": desk.tick,
+                    "hypercare": care.tick,
+                },
+                on_tick=on_tick,
+                on_event=lambda r, e: print_event(r, e),
+                say=lambda message: console.print(f"watch: {message}", markup=False),
+            )
+            console.print(f"watch: controller {watcher.holder} on {store.url}", markup=False)
+            main = asyncio.current_task()
+            loop = asyncio.get_running_loop()
+            terminated: list[bool] = []
+
+            def terminate() -> None:
+                terminated.append(True)
+                if main is not None:
+                    main.cancel()
+
+            # SIGTERM ends the loop like Ctrl-C: leases released, rollouts left as stored.
+            loop.add_signal_handler(signal.SIGTERM, terminate)
+            try:
+                await watcher.run(interval=interval, once=once)
+            except asyncio.CancelledError:
+                if not terminated:
+                    raise  # Ctrl-C: asyncio.run turns it back into KeyboardInterrupt
+                console.print("stopped: leases released; the other controllers take over")
+            finally:
+                loop.remove_signal_handler(signal.SIGTERM)
+    finally:
+        await source.aclose()
 
 
 def _ask() -> Any:

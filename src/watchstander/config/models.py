@@ -8,6 +8,7 @@ read once and passed explicitly; nothing reads it from a global.
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
@@ -550,7 +551,22 @@ class IncidentsConfig(_Model):
 
 
 class StoreConfig(_Model):
+    """Where the state lives: SQLite under .watchstander/ by default, or any SQLAlchemy URL
+    (e.g. postgresql+psycopg://user@host:5432/db). The password is a secret, so it is
+    never written in the URL: only the environment variable holding it is named."""
+
     url: str | None = None
+    password_env: str | None = Field(None, pattern=_ENV_NAME)
+
+    @field_validator("url")
+    @classmethod
+    def _no_password(cls, url: str | None) -> str | None:
+        if url is not None and urlsplit(url).password is not None:
+            raise ValueError(
+                "store.url must not contain a password: put it in an environment "
+                "variable and name that in store.password_env"
+            )
+        return url
 
 
 class ReportsConfig(_Model):

@@ -4,7 +4,12 @@ Loop: load -> apply queued commands -> next_action (pure) -> persist intent -> p
 (idempotent IO) -> apply (pure) -> persist state, events and measurements in one
 transaction. A lease in the store makes sure only one controller drives a service's
 rollout; a controller that dies leaves the data plane at the last weights and any other
-process can pick the rollout up (`watchstander rollout resume`).
+process can pick the rollout up (`watchstander rollout resume`, or a `watchstander watch`
+controller, which adopts it by itself).
+
+Which controller drives a rollout is part of its timeline: the first one records
+`controller.acquired`, and any other that continues it later records `controller.takeover`
+naming the holder it took over from and why (its lease expired, or its process is gone).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import httpx
 
 from watchstander.clock import Clock
 from watchstander.config.models import Config
-from watchstander.engine.lease import LEASE_TTL, ServiceLease, holder_id
+from watchstander.engine.lease import LEASE_TTL, ServiceLease, Taken, holder_id
 from watchstander.errors import WatchstanderError
 from watchstander.providers.metrics.base import MetricQuery, MetricSource, Sample
 from watchstander.providers.smoke import run_smoke
@@ -47,7 +52,10 @@ from watchstander.release.actions import (
 from watchstander.release.models import Event, Rollout, RolloutPhase, Severity, Strategy
 from watchstander.store.repository import Store
 
-__all__ = ["RolloutController", "apply_commands"]
+__all__ = ["RolloutController", "apply_commands", "CLAIM_KINDS", "driving_holder"]
+
+CLAIM_KINDS = ("controller.acquired", "controller.takeover")
+_WHY = {"expired": "its lease expired", "holder gone": "its process is gone"}
 
 _SLICE = 0.2  # longest uninterrupted sleep: commands and lease renewal are checked this often
 
@@ -71,17 +79,20 @@ class RolloutController:
     def __post_init__(self) -> None:
         self.lease = ServiceLease(self.store, self.clock, self.holder, self.lease_ttl)
 
-    def acquire(self, service: str) -> None:
-        self.lease.acquire(service)
+    def acquire(self, service: str) -> Taken:
+        return self.lease.acquire(service)
 
     def release(self, service: str) -> None:
         self.lease.release(service)
 
     # -- the loop ----------------------------------------------------------------------
 
-    async def run(self, rollout_id: str) -> Rollout:
-        """Drive the rollout to a terminal phase; the caller holds the lease."""
+    async def run(self, rollout_id: str, *, taken: Taken | None = None) -> Rollout:
+        """Drive the rollout to a terminal phase; the caller holds the lease (`taken`
+        says how it got it, for the timeline)."""
         rollout = self.store.get_rollout(rollout_id)
+        if not rollout.terminal:
+            self._claim(rollout, taken)
         while True:
             self.lease.renew(rollout.service)
             rollout = self.apply_commands(self.store.get_rollout(rollout_id))
@@ -111,6 +122,31 @@ class RolloutController:
     def apply_commands(self, rollout: Rollout) -> Rollout:
         return apply_commands(self.store, rollout, self.clock, self.on_event)
 
+    def _claim(self, rollout: Rollout, taken: Taken | None) -> None:
+        """Record that this controller drives the rollout from now on, unless it is the
+        one the timeline already names."""
+        previous = driving_holder(self.store.events(rollout.id))
+        if previous == self.holder:
+            return
+        now = self.clock.now()
+        if previous is None:
+            event = Event(
+                at=now,
+                kind="controller.acquired",
+                message=f"controller {self.holder} drives the rollout",
+                data={"holder": self.holder},
+            )
+        else:
+            why = _WHY.get(taken.reason, "it let go") if taken is not None else "it let go"
+            event = Event(
+                at=now,
+                kind="controller.takeover",
+                message=f"controller {self.holder} took over from {previous} ({why})",
+                severity=Severity.WARNING,
+                data={"holder": self.holder, "from": previous, "reason": why},
+            )
+        self._emit(rollout, event)
+
     async def _wait(self, rollout: Rollout, action: Wait) -> None:
         """Sleep until `action.until`, waking early for a queued command."""
         while True:
@@ -134,7 +170,8 @@ class RolloutController:
             return
         # The intent is recorded before acting so that a crash in between is visible in
         # the timeline; the action is idempotent and is simply re-issued on resume.
-        last = self.store.events(rollout.id)[-1:]
+        # (A controller taking over records itself in between: look past that.)
+        last = [e for e in self.store.events(rollout.id) if e.kind not in CLAIM_KINDS][-1:]
         if last and last[0].kind == "action.intent" and last[0].message == msg:
             return
         self._emit(rollout, Event(at=now, kind="action.intent", message=msg))
@@ -259,6 +296,16 @@ class RolloutController:
                 root=self.reports_root,
                 project=self.config.reports.project or self.config.service.name,
             )
+
+
+def driving_holder(events: list[Event]) -> str | None:
+    """The holder id of the controller the timeline says drives the rollout (the last
+    `controller.acquired` or `controller.takeover`), or None."""
+    for event in reversed(events):
+        if event.kind in CLAIM_KINDS:
+            holder = event.data.get("holder")
+            return holder if isinstance(holder, str) else None
+    return None
 
 
 def apply_commands(

@@ -40,6 +40,8 @@ __all__ = [
     "make_metrics",
     "create_rollout",
     "deploy",
+    "create_detached",
+    "declare_incident",
     "resume",
     "control",
     "undo",
@@ -71,7 +73,8 @@ class Workspace:
         return self.root / self.config.reports.dir
 
     def open_store(self) -> Store:
-        return Store.open(self.config.store.url, workdir=self.root)
+        store = self.config.store
+        return Store.open(store.url, workdir=self.root, password_env=store.password_env)
 
 
 def make_target(config: Config) -> Target:
@@ -226,7 +229,7 @@ async def _drive(
         with ws.open_store() as store:
             controller = _controller(ws, store, target, metrics, clock, on_event)
             try:
-                controller.acquire(ws.config.service.name)
+                taken = controller.acquire(ws.config.service.name)
             except ConflictError as exc:
                 active = store.active_rollout(ws.config.service.name)
                 if active is None:
@@ -237,10 +240,10 @@ async def _drive(
                 ) from None
             try:
                 rollout = start(store)
-                rollout = await controller.run(rollout.id)
+                rollout = await controller.run(rollout.id, taken=taken)
             finally:
                 controller.release(ws.config.service.name)
-            await _declare_incident(ws, store, rollout, clock, on_event)
+            await declare_incident(ws, store, rollout, clock, on_event)
             return rollout
     finally:
         if own_target:
@@ -249,7 +252,7 @@ async def _drive(
             await metrics.aclose()
 
 
-async def _declare_incident(
+async def declare_incident(
     ws: Workspace, store: Store, rollout: Rollout, clock: Clock, on_event: EventSink | None
 ) -> None:
     """A deploy that rolled back (or whose rollback failed) declares an incident linked to
@@ -307,23 +310,74 @@ async def deploy(
     clock = clock or SystemClock()
     validate_version(ws.config, version)
 
+    options = _options(
+        strategy,
+        rollback_on_regression,
+        regression_threshold,
+        strategy_config,
+        gate_ids,
+        preamble,
+    )
+
     def start(store: Store) -> Rollout:
         return create_rollout(
-            store=store,
-            config=ws.config,
-            version=version,
-            strategy=strategy,
-            now=clock.now(),
-            rollback_on_regression=rollback_on_regression,
-            regression_threshold=regression_threshold,
-            strategy_config=strategy_config,
-            gate_ids=gate_ids,
-            preamble=preamble,
+            store=store, config=ws.config, version=version, now=clock.now(), **options
         )
 
     return await _drive(
         ws, clock=clock, on_event=on_event, start=start, target=target, metrics=metrics
     )
+
+
+def create_detached(
+    ws: Workspace,
+    version: str,
+    *,
+    strategy: Strategy | None = None,
+    rollback_on_regression: bool | None = None,
+    regression_threshold: float | None = None,
+    strategy_config: StrategyConfig | None = None,
+    gate_ids: Sequence[int] = (),
+    preamble: Sequence[Event] = (),
+    clock: Clock | None = None,
+) -> Rollout:
+    """Create a rollout of `version` and leave it Pending for a `watchstander watch`
+    controller to adopt and drive (`deploy --detach`)."""
+    clock = clock or SystemClock()
+    with ws.open_store() as store:
+        return create_rollout(
+            store=store,
+            config=ws.config,
+            version=version,
+            now=clock.now(),
+            **_options(
+                strategy,
+                rollback_on_regression,
+                regression_threshold,
+                strategy_config,
+                gate_ids,
+                preamble,
+            ),
+        )
+
+
+def _options(
+    strategy: Strategy | None,
+    rollback_on_regression: bool | None,
+    regression_threshold: float | None,
+    strategy_config: StrategyConfig | None,
+    gate_ids: Sequence[int],
+    preamble: Sequence[Event],
+) -> dict[str, Any]:
+    """The create_rollout options `deploy` and `deploy --detach` share."""
+    return {
+        "strategy": strategy,
+        "rollback_on_regression": rollback_on_regression,
+        "regression_threshold": regression_threshold,
+        "strategy_config": strategy_config,
+        "gate_ids": gate_ids,
+        "preamble": preamble,
+    }
 
 
 def _find(store: Store, ws: Workspace, rollout_id: str | None) -> Rollout:

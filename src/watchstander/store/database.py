@@ -7,6 +7,11 @@ second writer wait instead of failing, and write transactions start with
 upgrading a read lock. pysqlite's own transaction handling is switched off for this
 (the SQLAlchemy "serializable isolation / savepoints" recipe).
 
+PostgreSQL (`postgresql+psycopg://...`) needs none of that: row locks and READ COMMITTED
+make the store's compare-and-set UPDATEs safe between any number of processes. Its
+connections get a connect timeout (a dead server is a one-line error, not a hang) and a
+small pool each, since several controllers share one server.
+
 The schema is only created through Alembic: `migrate` runs `alembic upgrade head` with a
 Config built in code over the migrations shipped inside this package, and skips it when
 the database is already at head.
@@ -14,6 +19,7 @@ the database is already at head.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +27,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
 
 from watchstander.errors import StoreError
 
@@ -38,6 +44,9 @@ __all__ = [
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 15_000
+CONNECT_TIMEOUT_S = 10
+# Any constant: the PostgreSQL advisory lock that serialises migrations between processes.
+_MIGRATION_LOCK = 0x77617463  # "watc"
 # Execution options of a connection that will write: BEGIN IMMEDIATE on SQLite.
 WRITE: dict[str, Any] = {"watchstander_begin": "IMMEDIATE"}
 
@@ -49,9 +58,21 @@ def default_url(workdir: Path) -> str:
     return f"sqlite:///{(directory / 'state.db').as_posix()}"
 
 
-def connect(url: str) -> Engine:
-    """An engine for `url`; SQLite files get WAL, a busy timeout and foreign keys."""
+def connect(url: str | URL) -> Engine:
+    """An engine for `url`; SQLite files get WAL, a busy timeout and foreign keys;
+    PostgreSQL connections a connect timeout and the process's application name."""
     parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(
+            parsed,
+            pool_pre_ping=True,
+            pool_size=2,
+            max_overflow=4,
+            connect_args={
+                "connect_timeout": CONNECT_TIMEOUT_S,
+                "application_name": f"watchstander:{os.getpid()}",
+            },
+        )
     if parsed.get_backend_name() != "sqlite":
         return create_engine(parsed, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
@@ -108,11 +129,16 @@ def migrate(engine: Engine) -> bool:
             f"the database schema is at revision {current}, newer than this watchstander "
             f"knows (head {head}): upgrade watchstander"
         )
-    # Alembic re-reads the revision inside the write lock, so a second process that
-    # raced us here finds the schema at head and does nothing.
+    # Alembic re-reads the revision inside the write lock (SQLite) or the advisory lock
+    # (PostgreSQL, held to the end of the transaction), so a second process that raced us
+    # here finds the schema at head and does nothing.
     with engine.connect() as connection:
         connection.execution_options(**WRITE)
         with connection.begin():
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
+                )
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     return True

@@ -12,6 +12,8 @@ between processes on SQLite (write lock) and PostgreSQL (row lock, predicate re-
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -32,6 +34,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -77,6 +80,25 @@ def _one_line(exc: BaseException) -> str:
     return text[0] if text else type(cause).__name__
 
 
+def _redact(url: str) -> str:
+    """The URL with any password replaced, even when it does not parse."""
+    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
+
+
+def _insert_new(session: Session, table: Any, values: Sequence[dict[str, Any]]) -> int:
+    """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL: a row whose key is
+    already there (written meanwhile by another process, too) is kept. Returns how many
+    rows were inserted."""
+    if not values:
+        return 0
+    dialect = session.get_bind().dialect.name
+    insert_for: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # Counted through RETURNING: drivers do not agree on the rowcount of ON CONFLICT.
+    core = table.__table__
+    statement = insert_for(core).on_conflict_do_nothing().returning(*core.primary_key.columns)
+    return len(session.execute(statement, list(values)).all())
+
+
 def _rowcount(result: Any) -> int:
     return cast(CursorResult[Any], result).rowcount
 
@@ -91,21 +113,30 @@ class Store:
     # -- lifecycle ---------------------------------------------------------------------
 
     @classmethod
-    def open(cls, url: str | None = None, *, workdir: Path) -> Store:
+    def open(
+        cls, url: str | None = None, *, workdir: Path, password_env: str | None = None
+    ) -> Store:
         """Connect to `url` (default `<workdir>/.watchstander/state.db`) and migrate it to
-        the newest schema. Raises StoreError with a one-line reason when it cannot."""
+        the newest schema. With `password_env`, the password is read from that environment
+        variable (never from config files). Raises StoreError with a one-line reason, the
+        URL shown with its password redacted, when it cannot."""
         engine: Engine | None = None
-        shown = url or "<workdir>/.watchstander/state.db"
+        shown = _redact(url) if url else "<workdir>/.watchstander/state.db"
         try:
-            target = url or database.default_url(workdir)
-            shown = make_url(target).render_as_string(hide_password=True)
-            engine = database.connect(target)
+            parsed = make_url(url or database.default_url(workdir))
+            shown = parsed.render_as_string(hide_password=True)
+            if password_env is not None:
+                password = os.environ.get(password_env)
+                if not password:
+                    raise StoreError(f"store.password_env names ${password_env}, which is not set")
+                parsed = parsed.set(password=password)
+            engine = database.connect(parsed)
             database.migrate(engine)
         except StoreError as exc:
             if engine is not None:
                 engine.dispose()
             raise StoreError(f"cannot open the store at {shown}: {exc}") from exc
-        except (SQLAlchemyError, CommandError, ImportError, OSError) as exc:
+        except (SQLAlchemyError, CommandError, ImportError, OSError, ValueError) as exc:
             if engine is not None:
                 engine.dispose()
             raise StoreError(f"cannot open the store at {shown}: {_one_line(exc)}") from exc
@@ -561,7 +592,7 @@ class Store:
     ) -> None:
         """Insert or update an incident's index row."""
         with self._session(write=True) as session:
-            row = session.get(IncidentRow, incident.id)
+            row = session.get(IncidentRow, incident.id, with_for_update=True)
             if row is None:
                 row = IncidentRow(id=incident.id, data={})
                 session.add(row)
@@ -617,7 +648,7 @@ class Store:
         """Insert or replace an incident. With `expect_version`, refuse (ConflictError)
         when the stored record's data["version"] differs: two writers never interleave."""
         with self._session(write=True) as session:
-            row = session.get(IncidentRow, id)
+            row = session.get(IncidentRow, id, with_for_update=True)
             if row is None:
                 row = IncidentRow(id=id)
                 session.add(row)
@@ -668,7 +699,7 @@ class Store:
         self, source: str, key: str, *, incident_id: str, state: str, at: datetime
     ) -> None:
         with self._session(write=True) as session:
-            row = session.get(AlertKeyRow, (source, key))
+            row = session.get(AlertKeyRow, (source, key), with_for_update=True)
             if row is None:
                 session.add(
                     AlertKeyRow(
@@ -736,7 +767,7 @@ class Store:
     ) -> None:
         """After one attempt: sent, or pending again at `retry_at` (never dropped)."""
         with self._session(write=True) as session:
-            row = session.get(DeliveryRow, delivery_id)
+            row = session.get(DeliveryRow, delivery_id, with_for_update=True)
             if row is None:
                 raise NotFoundError(f"no delivery {delivery_id}")
             row.attempts += 1
@@ -767,7 +798,7 @@ class Store:
         data: dict[str, Any],
     ) -> None:
         with self._session(write=True) as session:
-            row = session.get(RegressionRow, id)
+            row = session.get(RegressionRow, id, with_for_update=True)
             if row is None:
                 row = RegressionRow(id=id)
                 session.add(row)
@@ -831,9 +862,7 @@ class Store:
                 for b in buckets
                 if b[0] not in have
             ]
-            if new:
-                session.execute(insert(SloBucketRow), new)
-            return len(new)
+            return _insert_new(session, SloBucketRow, new)
 
     def last_slo_bucket_end(self, slo: str) -> datetime | None:
         with self._session() as session:
@@ -889,10 +918,8 @@ class Store:
     ) -> bool:
         """Record the snapshot at `at` unless one is there already; True when new."""
         with self._session(write=True) as session:
-            if session.get(SloSnapshotRow, (slo, at)) is not None:
-                return False
-            session.add(SloSnapshotRow(slo=slo, at=at, met=met, data=data))
-            return True
+            row = {"slo": slo, "at": at, "met": met, "data": data}
+            return _insert_new(session, SloSnapshotRow, [row]) == 1
 
     def last_slo_snapshot(self, slo: str) -> datetime | None:
         with self._session() as session:
@@ -951,7 +978,7 @@ class Store:
         data: dict[str, Any] | None = None,
     ) -> None:
         with self._session(write=True) as session:
-            row = session.get(SloAlertRow, alert_id)
+            row = session.get(SloAlertRow, alert_id, with_for_update=True)
             if row is None:
                 raise NotFoundError(f"no SLO alert {alert_id}")
             if severity is not None:
@@ -986,7 +1013,7 @@ class Store:
         """Insert or replace a period; with `expect_revision`, refuse (ConflictError) when
         the stored data["revision"] differs."""
         with self._session(write=True) as session:
-            row = session.get(HypercareRow, id)
+            row = session.get(HypercareRow, id, with_for_update=True)
             if row is None:
                 row = HypercareRow(id=id)
                 session.add(row)
@@ -1023,12 +1050,8 @@ class Store:
     ) -> bool:
         """Record a day's cycle once; False (and nothing changed) if it is there already."""
         with self._session(write=True) as session:
-            if session.get(HypercareDayRow, (period_id, day)) is not None:
-                return False
-            session.add(
-                HypercareDayRow(period_id=period_id, day=day, date=date, written_at=at, data=data)
-            )
-            return True
+            row = {"period_id": period_id, "day": day, "date": date, "written_at": at, "data": data}
+            return _insert_new(session, HypercareDayRow, [row]) == 1
 
     def hypercare_days(self, period_id: str) -> list[dict[str, Any]]:
         query = (
