@@ -96,7 +96,9 @@ class HaproxyServer:
                 server.stop()
                 output = (root / "haproxy.log").read_text(errors="replace")
                 raise RuntimeError(f"haproxy did not start: {output.strip()[-500:]}")
-            time.sleep(0.02)
+            # Poll interval: wait on the process itself, so an exit is seen at once.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=0.02)
         return server
 
     def answers(self) -> bool:

@@ -16,10 +16,7 @@ Sample(value=None, error=...); this never raises.
 
 from __future__ import annotations
 
-import asyncio
 import math
-import time
-from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +24,7 @@ import httpx
 
 from watchstander.analysis.models import MetricQuery, Sample
 from watchstander.dataplane.stats import WindowStats
+from watchstander.providers.metrics.shared import SharedCalls
 
 __all__ = ["BuiltinMetricSource", "METRICS", "CACHE_TTL_S", "ALL_VERSIONS"]
 
@@ -54,8 +52,8 @@ class BuiltinMetricSource:
         self._client = httpx.AsyncClient(
             base_url=f"http://{admin_address}", transport=transport, timeout=timeout
         )
-        self._cache: OrderedDict[tuple[float, float], tuple[float, asyncio.Task[_Stats]]] = (
-            OrderedDict()
+        self._calls: SharedCalls[tuple[float, float], _Stats] = SharedCalls(
+            ttl=CACHE_TTL_S, size=_CACHE_SIZE
         )
 
     async def query(self, q: MetricQuery) -> Sample:
@@ -96,23 +94,7 @@ class BuiltinMetricSource:
         return Sample(_value(q.metric, window, until - since), window.count, described)
 
     async def _stats(self, since: float, until: float) -> _Stats:
-        key = (since, until)
-        now = time.monotonic()
-        cached = self._cache.get(key)
-        if cached is None or now - cached[0] > CACHE_TTL_S:
-            task = asyncio.ensure_future(self._fetch(since, until))
-            cached = self._cache[key] = (now, task)
-            while len(self._cache) > _CACHE_SIZE:
-                self._cache.popitem(last=False)
-        task = cached[1]
-        try:
-            return await asyncio.shield(task)
-        except Exception:
-            # A failure is not remembered: the next query asks again.
-            current = self._cache.get(key)
-            if current is not None and current[1] is task:
-                del self._cache[key]
-            raise
+        return await self._calls.get((since, until), lambda: self._fetch(since, until))
 
     async def _fetch(self, since: float, until: float) -> _Stats:
         response = await self._client.get("/stats", params={"since": since, "until": until})
@@ -123,10 +105,7 @@ class BuiltinMetricSource:
         return data
 
     async def aclose(self) -> None:
-        for _, task in self._cache.values():
-            task.cancel()
-        await asyncio.gather(*(t for _, t in self._cache.values()), return_exceptions=True)
-        self._cache.clear()
+        await self._calls.aclose()
         await self._client.aclose()
 
 

@@ -23,12 +23,9 @@ the config names, and appear in no error and no recorded query.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import os
 import re
-import time
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,6 +36,7 @@ import httpx
 from watchstander.analysis.models import MetricQuery, Sample
 from watchstander.config.prometheus import PrometheusMetricsConfig
 from watchstander.exposition import DURATION_METRIC, REQUESTS_METRIC
+from watchstander.providers.metrics.shared import SharedCalls
 
 __all__ = [
     "PrometheusMetricSource",
@@ -158,8 +156,8 @@ class PrometheusMetricSource:
             headers=headers,
             auth=auth,
         )
-        self._cache: OrderedDict[tuple[object, ...], tuple[float, asyncio.Task[float | None]]] = (
-            OrderedDict()
+        self._calls: SharedCalls[tuple[object, ...], float | None] = SharedCalls(
+            ttl=CACHE_TTL_S, size=_CACHE_SIZE
         )
 
     def resolve(self, metric: str, service: str, version: str, window: float) -> Resolved:
@@ -192,23 +190,10 @@ class PrometheusMetricSource:
 
     async def _evaluate(self, resolved: Resolved, q: MetricQuery) -> float | None:
         start, end = q.start.timestamp(), q.end.timestamp()
-        key = (resolved, start, end)
-        now = time.monotonic()
-        cached = self._cache.get(key)
-        if cached is None or now - cached[0] > CACHE_TTL_S:
-            task = asyncio.ensure_future(self._fetch(resolved, start, end))
-            cached = self._cache[key] = (now, task)
-            while len(self._cache) > _CACHE_SIZE:
-                self._cache.popitem(last=False)
-        task = cached[1]
-        try:
-            return await asyncio.shield(task)
-        except _Failed:
-            # A failure is not remembered: the next measurement asks again.
-            current = self._cache.get(key)
-            if current is not None and current[1] is task:
-                del self._cache[key]
-            raise
+        # A failure (_Failed) is not remembered: the next measurement asks again.
+        return await self._calls.get(
+            (resolved, start, end), lambda: self._fetch(resolved, start, end)
+        )
 
     async def _fetch(self, resolved: Resolved, start: float, end: float) -> float | None:
         where = f"prometheus at {self._where}"
@@ -252,10 +237,7 @@ class PrometheusMetricSource:
             raise _Failed(f"{where}: {exc}; query: {resolved.expr}") from None
 
     async def aclose(self) -> None:
-        for _, task in self._cache.values():
-            task.cancel()
-        await asyncio.gather(*(t for _, t in self._cache.values()), return_exceptions=True)
-        self._cache.clear()
+        await self._calls.aclose()
         await self._client.aclose()
 
 
