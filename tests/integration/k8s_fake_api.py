@@ -15,9 +15,9 @@ code and reason for errors (404 NotFound, 409 AlreadyExists / Conflict on a stal
 resourceVersion, 422 Invalid, 415 for patch types other than JSON merge patch).
 
 A small simulated controller turns Deployment replicas into Pods that become Ready after
-`ready_after` seconds, rolls a changed pod template (unless `spec.paused`), keeps old pods
-until new ones are ready, and lets terminating pods linger for `grace` seconds with a
-deletionTimestamp. Faults per version: `crash-loop` (CrashLoopBackOff, growing
+`ready_after` seconds, rolls a changed pod template (unless `spec.paused`) within the
+RollingUpdate strategy's maxSurge and maxUnavailable (counts or percentages), and lets
+terminating pods linger for `grace` seconds with a deletionTimestamp. Faults per version: `crash-loop` (CrashLoopBackOff, growing
 restartCount), `oom-killed` (restarted once, lastState.terminated.reason OOMKilled) and
 `never-ready` (running, readiness never passes). `fail(...)` makes the next matching
 requests answer with a Status error.
@@ -35,6 +35,7 @@ import copy
 import hashlib
 import itertools
 import json
+import math
 import re
 import socket
 import uuid
@@ -133,6 +134,9 @@ class FakeKubernetesApi:
         self._pods: dict[tuple[str, str], _PodSim] = {}  # (ns, pod name) -> simulation
         self._rolled: dict[tuple[str, str], str] = {}  # (ns, deployment) -> template hash
         self._injected: list[_Injected] = []
+        # (ns, deployment) -> most pods it had at once, and fewest ready ones while rolling
+        self.peak: dict[tuple[str, str], int] = {}
+        self.low: dict[tuple[str, str], int] = {}
         # (ns, deployment, template hash) -> the pod template that hash stands for
         self._templates: dict[tuple[str, str, str], dict[str, Any]] = {}
         self._rv = itertools.count(1000)
@@ -442,6 +446,13 @@ class FakeKubernetesApi:
                 raise self._invalid(
                     obj, "spec.template.metadata.labels", "`selector` does not match template"
                 )
+            rolling = (spec.get("strategy") or {}).get("rollingUpdate") or {}
+            if rolling and rolling.get("maxSurge") == 0 and rolling.get("maxUnavailable") == 0:
+                raise self._invalid(
+                    obj,
+                    "spec.strategy.rollingUpdate.maxUnavailable",
+                    "may not be 0 when `maxSurge` is 0",
+                )
 
     def _bump(self, plural: str, ns: str, obj: dict[str, Any], status: dict[str, Any]) -> None:
         if obj.get("status") != status:
@@ -483,16 +494,27 @@ class FakeKubernetesApi:
         if current != latest:  # paused mid-template-change: scale what runs, roll nothing
             template = self._templates.get((ns, name, current), template)
         self._templates[(ns, name, current)] = template
-        for _ in range(replicas - len(new)):
+        surge, unavailable = _rolling_limits(spec, replicas)
+        # RollingUpdate: never more than replicas + maxSurge pods, never fewer than
+        # replicas - maxUnavailable ready ones; old pods that are not ready go first.
+        for _ in range(min(replicas - len(new), replicas + surge - len(live))):
             self._new_pod(ns, name, template, current, now)
         for pod_name, _, pod in new[replicas:]:
             self._terminate(ns, pod_name, pod)
-        ready_new = sum(1 for _, _, p in new[:replicas] if _pod_ready(p))
-        for pod_name, _, pod in old[max(0, replicas - ready_new) :]:
+        ready_live = sum(1 for _, _, p in live if _pod_ready(p))
+        budget = max(0, ready_live - (replicas - unavailable))
+        doomed = [x for x in old if not _pod_ready(x[2])]
+        doomed += [x for x in old if _pod_ready(x[2])][:budget]
+        if not new and replicas == 0:
+            doomed = old
+        for pod_name, _, pod in doomed:
             self._terminate(ns, pod_name, pod)
         owned = [p for _, _, p in self._owned(ns, name)]
         alive = [p for p in owned if not _terminating(p)]
         ready = sum(1 for p in alive if _pod_ready(p))
+        if old:
+            self.peak[(ns, name)] = max(self.peak.get((ns, name), 0), len(alive))
+            self.low[(ns, name)] = min(self.low.get((ns, name), replicas), ready)
         updated = sum(
             1
             for _, s, p in self._owned(ns, name)
@@ -574,6 +596,22 @@ def _same_shape(old: dict[str, Any], new: dict[str, Any]) -> bool:
         return (s["phase"], c["ready"], c["restartCount"], sorted(c["state"]))
 
     return bool(key(old) == key(new))
+
+
+def _rolling_limits(spec: dict[str, Any], replicas: int) -> tuple[int, int]:
+    """maxSurge and maxUnavailable as pod counts: percentages round up for the surge and
+    down for unavailability, and when both come to 0 one pod may be unavailable."""
+    rolling = (spec.get("strategy") or {}).get("rollingUpdate") or {}
+
+    def count(raw: Any, round_up: bool) -> int:
+        if isinstance(raw, str) and raw.endswith("%"):
+            share = replicas * int(raw[:-1]) / 100
+            return math.ceil(share) if round_up else math.floor(share)
+        return int(raw)
+
+    surge = count(rolling.get("maxSurge", "25%"), True)
+    unavailable = count(rolling.get("maxUnavailable", "25%"), False)
+    return surge, unavailable if surge or unavailable else 1
 
 
 def _terminating(pod: dict[str, Any]) -> bool:

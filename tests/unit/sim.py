@@ -16,24 +16,83 @@ from watchstander.config.models import AnalysisConfig, StrategyConfig, TriggerCo
 from watchstander.release import transitions
 from watchstander.release.actions import (
     Done,
+    HoldRoll,
     Measure,
     MeasureResult,
+    Roll,
+    RollResult,
     RunSmoke,
     Scale,
     Settings,
     SetWeights,
     Tick,
+    UndoRoll,
     Verify,
     VerifyResult,
     Wait,
 )
 from watchstander.release.health import InstanceState, TargetState
-from watchstander.release.models import Command, Event, Rollout, SmokeResult, Strategy
+from watchstander.release.models import (
+    Command,
+    DeploymentStatus,
+    Event,
+    Rollout,
+    SmokeResult,
+    Strategy,
+)
 from watchstander.release.plan import build_plan
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 MetricFn = Callable[[str, str], Sample]  # (version, metric) -> Sample
+
+
+@dataclass
+class SimDeployment:
+    """A target-native rolling update in miniature: each poll while not paused replaces one
+    old pod with a ready new one (maxSurge 1, maxUnavailable 0)."""
+
+    replicas: int = 3
+    version: str | None = None
+    previous: str | None = None
+    paused: bool = False
+    pods: dict[str, int] = field(default_factory=dict)  # version -> ready pods
+    polls: int = 0
+
+    def roll(self, version: str) -> None:
+        if self.version != version:
+            self.previous, self.version = self.version, version
+        self.paused = False
+
+    def undo(self, expected: str) -> None:
+        assert self.previous == expected, f"undo to {self.previous}, not {expected}"
+        self.version = self.previous
+        self.paused = False
+
+    def progress(self) -> None:
+        self.polls += 1
+        if self.paused or self.version is None or self.pods.get(self.version, 0) >= self.replicas:
+            return
+        old = next((v for v, n in self.pods.items() if v != self.version and n > 0), None)
+        if old is not None:
+            self.pods[old] -= 1
+            if not self.pods[old]:
+                del self.pods[old]
+        self.pods[self.version] = self.pods.get(self.version, 0) + 1
+
+    def status(self) -> DeploymentStatus:
+        new = self.pods.get(self.version or "", 0)
+        return DeploymentStatus(
+            name="svc",
+            version=self.version,
+            previous=self.previous,
+            paused=self.paused,
+            replicas=self.replicas,
+            updated=new,
+            ready=sum(self.pods.values()),
+            updated_ready=new,
+            complete=new == self.replicas and sum(self.pods.values()) == self.replicas,
+        )
 
 
 def healthy(version: str, metric: str) -> Sample:
@@ -56,6 +115,20 @@ class World:
     actions: list[object] = field(default_factory=list)
     history: list[tuple[datetime, dict[str, float]]] = field(default_factory=list)
     rps: float = 100.0
+    deployment: SimDeployment | None = None  # a target-native rolling update
+
+    def rolled(self, now: datetime) -> RollResult:
+        """After a Roll / HoldRoll / UndoRoll: the update moves on, traffic follows pods."""
+        dep = self.deployment
+        assert dep is not None, "a native rolling action, but the world has no deployment"
+        dep.progress()
+        self.replicas = dict(dep.pods)
+        total = sum(dep.pods.values())
+        weights = {v: round(100.0 * n / total, 4) for v, n in dep.pods.items() if n}
+        if weights != self.weights:
+            self.weights = weights
+            self.history.append((now, dict(weights)))
+        return RollResult(status=dep.status(), state=self.state(now))
 
     def throughput(self, version: str, start: datetime) -> Sample:
         """Requests follow the weights in force at the window's start."""
@@ -118,6 +191,7 @@ def new_rollout(
     strategy_config: StrategyConfig | None = None,
     smoke: bool = True,
     rollback_on_regression: bool = True,
+    native_rolling: bool = False,
 ) -> Rollout:
     cfg = strategy_config or StrategyConfig(observation=600)
     plan = build_plan(
@@ -127,6 +201,7 @@ def new_rollout(
         analysis_count=2,
         has_smoke=smoke,
         has_stable=stable is not None,
+        native_rolling=native_rolling,
     )
     return Rollout(
         id="R-1",
@@ -237,6 +312,18 @@ def drive(
                 ),
                 error_rate=world.metrics(action.stable, "error_rate"),
             )
+        elif isinstance(action, Roll):
+            assert world.deployment is not None
+            world.deployment.roll(action.version)
+            result = world.rolled(now)
+        elif isinstance(action, HoldRoll):
+            assert world.deployment is not None
+            world.deployment.paused = True
+            result = world.rolled(now)
+        elif isinstance(action, UndoRoll):
+            assert world.deployment is not None
+            world.deployment.undo(action.version)
+            result = world.rolled(now)
         elif isinstance(action, Tick):
             result = None
         t = transitions.apply(rollout, s, action, result, now)  # type: ignore[arg-type]

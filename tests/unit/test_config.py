@@ -134,3 +134,63 @@ def test_regulatory_duties_are_validated_by_field() -> None:
     text = str(info.value)
     assert "r.yaml:8: incidents.regulatory.0.within: must be positive" in text
     assert "incidents.regulatory.0.applies_to.0:" in text
+
+
+BACKEND_PATHS = """\
+service: {name: shop}
+target:
+  type: haproxy
+  runtime_api: unix:run/haproxy.sock
+  backend: shop
+  command: ["./serve", "{port}"]
+  cwd: app
+metrics: {type: prometheus, url: "http://127.0.0.1:9090"}
+staging:
+  target:
+    type: kubernetes
+    kubeconfig: kube/staging.yaml
+    app: shop
+    image: "registry.example.com/shop:{version}"
+"""
+
+
+def test_a_workspace_resolves_target_paths_against_its_root(
+    tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pathlib import Path
+
+    from watchstander.engine.operations import Workspace
+
+    root = Path(str(tmp_path)) / "ws"
+    root.mkdir()
+    (root / "watchstander.yaml").write_text(BACKEND_PATHS, encoding="utf-8")
+    monkeypatch.chdir(Path(str(tmp_path)))  # run from elsewhere: the paths must not move
+    ws = Workspace.load(root)
+    target = ws.config.target
+    assert target.type == "haproxy"
+    assert target.runtime_api == f"unix:{root.resolve() / 'run/haproxy.sock'}"
+    assert target.state_dir == str(root.resolve() / ".watchstander/haproxy")
+    assert target.cwd == str(root.resolve() / "app")
+    assert ws.config.staging is not None
+    staging = ws.config.staging.target
+    assert staging.type == "kubernetes"
+    assert staging.kubeconfig == str(root.resolve() / "kube/staging.yaml")
+    assert staging.native_rolling and not target.native_rolling
+    # Absolute paths and tcp addresses stay as written.
+    absolute = parse_config(
+        BACKEND_PATHS.replace("unix:run/haproxy.sock", "tcp:127.0.0.1:9999").replace(
+            "kube/staging.yaml", "/etc/kube.yaml"
+        )
+    ).with_root(root)
+    assert absolute.target.type == "haproxy" and absolute.target.runtime_api == "tcp:127.0.0.1:9999"
+    assert absolute.staging is not None and absolute.staging.target.type == "kubernetes"
+    assert absolute.staging.target.kubeconfig == "/etc/kube.yaml"
+
+
+def test_kubernetes_rolling_mode_is_checked() -> None:
+    bad = BACKEND_PATHS.replace("    app: shop\n", "    app: shop\n    rolling: batches\n")
+    with pytest.raises(ConfigError) as err:
+        parse_config(bad, source="ws.yaml")
+    assert str(err.value) == (
+        "ws.yaml:14: staging.target.rolling: Input should be 'native' or 'versions'"
+    )

@@ -67,3 +67,47 @@ def test_expected_duration_adds_analyses_observation_and_waits() -> None:
     assert (
         estimate_duration(plan, interval=60, ready_time=10) == analyses * 2 * 60 + 600 + scales * 10
     )
+
+
+@pytest.mark.parametrize("strategy", [Strategy.CANARY, Strategy.BLUE_GREEN])
+def test_no_preview_smoke_on_a_target_without_header_routing(strategy: Strategy) -> None:
+    with_header = kinds(strategy)
+    without = kinds(strategy, preview_smoke=False)
+    assert "smoke:preview" in with_header and "smoke:preview" not in without
+    assert "smoke:production" in without  # still tested, once traffic reaches it
+    assert [k for k in with_header if k != "smoke:preview"] == without
+
+
+def test_a_rollout_on_haproxy_says_why_it_has_no_preview_smoke(tmp_path) -> None:
+    from datetime import UTC, datetime
+
+    from watchstander.config.loader import parse_config
+    from watchstander.engine.operations import create_rollout
+    from watchstander.store.repository import Store
+
+    config = parse_config(
+        """\
+service: {name: shop}
+target:
+  type: haproxy
+  runtime_api: tcp:127.0.0.1:9999
+  backend: shop
+  command: ["./serve", "{port}"]
+metrics: {type: prometheus, url: "http://127.0.0.1:9090"}
+smoke: [{name: health, type: http, path: /health}]
+"""
+    )
+    assert not config.target.header_routing
+    now = datetime(2026, 11, 22, tzinfo=UTC)
+    with Store.open(None, workdir=tmp_path) as store:
+        store.set_stable(service="shop", version="1.0.0", rollout_id=None, at=now)
+        r = create_rollout(
+            store=store, config=config, version="1.1.0", strategy=Strategy.CANARY, now=now
+        )
+        scopes = [s.scope for s in r.plan if s.kind is StepKind.SMOKE]
+        assert "preview" not in scopes and "production" in scopes
+        created = store.events(r.id)[0]
+    assert created.kind == "rollout.created"
+    assert "no preview smoke tests: target haproxy cannot send a request to one version" in (
+        created.message
+    )

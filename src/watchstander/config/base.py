@@ -6,6 +6,9 @@ on these; config/models.py assembles the whole file.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Self
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from watchstander.config.duration import Seconds
@@ -56,3 +59,19 @@ class TargetCommon(Model):
     @classmethod
     def _listen(cls, value: str) -> str:
         return host_port(value)
+
+    def resolved(self, root: Path) -> Self:
+        """This target with its relative paths made absolute against the workspace root
+        (so that a command run from another directory finds the same files)."""
+        return self
+
+    @property
+    def native_rolling(self) -> bool:
+        """Whether the rolling strategy uses the target's own rolling update."""
+        return False
+
+    @property
+    def header_routing(self) -> bool:
+        """Whether a request reaches one version by the X-Watchstander-Version header
+        (preview smoke tests); Capability.HEADER_ROUTING on the target says the same."""
+        return False

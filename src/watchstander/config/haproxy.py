@@ -14,7 +14,8 @@ in a backend or server name can never smuggle in a second command.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from pathlib import Path
+from typing import Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
@@ -54,6 +55,18 @@ class HaproxyTargetConfig(TargetCommon):
     servers: dict[str, list[str]] = Field(default_factory=dict)
     # Scaling down: a server drains (no new requests) until its sessions end or this passes.
     drain_timeout: Seconds = 30.0
+
+    def resolved(self, root: Path) -> Self:
+        update: dict[str, str] = {}
+        if self.runtime_api.startswith("unix:"):
+            socket = Path(self.runtime_api.removeprefix("unix:")).expanduser()
+            if not socket.is_absolute():
+                update["runtime_api"] = f"unix:{root / socket}"
+        for name in ("state_dir", "cwd"):
+            value = getattr(self, name)
+            if value is not None and not Path(value).expanduser().is_absolute():
+                update[name] = str(root / value)
+        return self.model_copy(update=update) if update else self
 
     @field_validator("runtime_api")
     @classmethod

@@ -7,6 +7,7 @@ docs/backends/kubernetes.md explains every field and the objects watchstander cr
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Literal, Self
 
 from pydantic import Field, field_validator, model_validator
@@ -43,6 +44,10 @@ class KubernetesTargetConfig(TargetCommon):
     # Canary by replica ratio behind the one Service, or by HTTPRoute backend weights.
     canary_mode: Literal["replicas", "gateway"] = "replicas"
     httproute: str | None = None  # the HTTPRoute's name when canary_mode is gateway
+    # The rolling strategy: "native" moves the pod template of one Deployment named {app}
+    # and lets its RollingUpdate replace the pods (pause, resume and undo on it);
+    # "versions" uses a Deployment per version in batches, like the other targets.
+    rolling: Literal["native", "versions"] = "native"
     timeout: Seconds = 10.0
 
     @field_validator("namespace", "app")
@@ -67,6 +72,20 @@ class KubernetesTargetConfig(TargetCommon):
         if self.canary_mode == "gateway" and not self.httproute:
             raise ValueError("canary_mode gateway needs httproute: the HTTPRoute's name")
         return self
+
+    def resolved(self, root: Path) -> Self:
+        path = self.kubeconfig
+        if path is None or Path(path).expanduser().is_absolute():
+            return self
+        return self.model_copy(update={"kubeconfig": str(root / path)})
+
+    @property
+    def header_routing(self) -> bool:
+        return self.canary_mode == "gateway"  # a preview rule per version on the HTTPRoute
+
+    @property
+    def native_rolling(self) -> bool:
+        return self.rolling == "native"
 
     @property
     def service(self) -> str:

@@ -64,9 +64,13 @@ def parse_config(text: str, *, source: str = CONFIG_FILE) -> Config:
         raise ConfigError("\n".join(lines)) from exc
 
 
+# The `type` values of discriminated unions (targets, metric sources, smoke checks).
+_TAGS = frozenset({"local", "haproxy", "kubernetes", "builtin", "prometheus", "http", "command"})
+
+
 def _is_tag(part: Any) -> bool:
     # Discriminated unions add the tag ("local", "http") into the location.
-    return isinstance(part, str) and part in {"local", "http", "command"}
+    return isinstance(part, str) and part in _TAGS
 
 
 def _locate(node: yaml.Node | None, loc: Sequence[Any]) -> tuple[int, list[Any]]:

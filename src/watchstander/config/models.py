@@ -7,7 +7,8 @@ read once and passed explicitly; nothing reads it from a global.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
@@ -87,6 +88,11 @@ class LocalTargetConfig(TargetCommon):
 
     type: Literal["local"] = "local"
     admin: str = "127.0.0.1:8081"
+
+    @property
+    def header_routing(self) -> bool:
+        return True  # the router picks the version the header names
+
     command: list[str] = Field(min_length=1)
     cwd: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
@@ -591,6 +597,14 @@ class Config(_Model):
     incidents: IncidentsConfig = IncidentsConfig()
     slo_monitoring: SloMonitoringConfig = SloMonitoringConfig()
     hypercare: HypercareConfig = HypercareConfig()
+
+    def with_root(self, root: Path) -> Config:
+        """This config with the targets' relative paths made absolute against `root`."""
+        update: dict[str, Any] = {"target": self.target.resolved(root)}
+        if self.staging is not None:
+            staging = self.staging.model_copy(update={"target": self.staging.target.resolved(root)})
+            update["staging"] = staging
+        return self.model_copy(update=update)
 
     def for_environment(self, environment: str) -> Config:
         """This config with the target of `environment` ("production" or "staging")."""

@@ -28,7 +28,7 @@ from watchstander.engine.lease import LEASE_TTL, ServiceLease, Taken, holder_id
 from watchstander.errors import WatchstanderError
 from watchstander.providers.metrics.base import MetricQuery, MetricSource, Sample
 from watchstander.providers.smoke import run_smoke
-from watchstander.providers.targets.base import Target
+from watchstander.providers.targets.base import NativeRolling, Target
 from watchstander.release import transitions
 from watchstander.release.actions import (
     Action,
@@ -36,15 +36,19 @@ from watchstander.release.actions import (
     Done,
     GateCheck,
     GateResult,
+    HoldRoll,
     Measure,
     MeasureResult,
     Query,
     Result,
+    Roll,
+    RollResult,
     RunSmoke,
     Scale,
     Settings,
     SetWeights,
     Tick,
+    UndoRoll,
     Verify,
     VerifyResult,
     Wait,
@@ -106,7 +110,7 @@ class RolloutController:
             if isinstance(action, Wait):
                 await self._wait(rollout, action)
             else:
-                if isinstance(action, Scale | SetWeights):
+                if isinstance(action, Scale | SetWeights | Roll | HoldRoll | UndoRoll):
                     self._intent(rollout, action, now)
                 result = await self._perform(rollout, action)
                 rollout = self._save(
@@ -166,6 +170,12 @@ class RolloutController:
             msg = "set traffic " + ", ".join(
                 f"{v} {w:g}%" for v, w in sorted(action.weights.items())
             )
+        elif isinstance(action, Roll):
+            msg = f"roll the target's update to {action.version}"
+        elif isinstance(action, HoldRoll):
+            msg = "pause the target's rolling update"
+        elif isinstance(action, UndoRoll):
+            msg = f"undo the target's rolling update back to {action.version}"
         else:
             return
         # The intent is recorded before acting so that a crash in between is visible in
@@ -200,6 +210,8 @@ class RolloutController:
             if isinstance(action, SetWeights):
                 await self.target.set_weights(action.weights)
                 return await self.target.state()
+            if isinstance(action, Roll | HoldRoll | UndoRoll):
+                return await self._roll(action)
             if isinstance(action, Measure):
                 return await self._measure(rollout, action)
             if isinstance(action, RunSmoke):
@@ -245,6 +257,26 @@ class RolloutController:
         except (WatchstanderError, httpx.HTTPError, OSError) as exc:
             return ActionFailed(message=str(exc) or type(exc).__name__)
         raise AssertionError(f"cannot perform {action!r}")
+
+    async def _roll(self, action: Roll | HoldRoll | UndoRoll) -> Result:
+        target = self.target
+        if not isinstance(target, NativeRolling):
+            return ActionFailed(
+                message=f"target {self.config.target.type} has no rolling update of its own"
+            )
+        if isinstance(action, Roll):
+            await target.roll(
+                action.version,
+                max_surge=action.max_surge,
+                max_unavailable=action.max_unavailable,
+            )
+            await target.resume_rollout()
+        elif isinstance(action, HoldRoll):
+            await target.pause_rollout()
+        else:
+            await target.undo_rollout(action.version)
+            await target.resume_rollout()
+        return RollResult(status=await target.rollout_status(), state=await target.state())
 
     async def _measure(self, rollout: Rollout, action: Measure) -> MeasureResult:
         async def one(q: Query) -> tuple[str, Sample]:

@@ -135,6 +135,7 @@ def plan_durations(config: Config, *, observation: float | None = None) -> dict[
             has_smoke=bool(config.smoke),
             has_stable=True,
             regression_gate=config.regression.production_gate,
+            native_rolling=config.target.native_rolling,
         )
         out[strategy.value] = estimate_duration(
             plan, interval=config.analysis.interval, ready_time=min(config.target.ready_timeout, 10)

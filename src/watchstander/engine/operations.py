@@ -62,7 +62,9 @@ class Workspace:
     @classmethod
     def load(cls, root: Path, config_path: Path | None = None) -> Workspace:
         path = config_path or find_config(root)
-        return cls(root=root.resolve(), config_path=path.resolve(), config=load_config(path))
+        root = root.resolve()
+        config = load_config(path).with_root(root)
+        return cls(root=root, config_path=path.resolve(), config=config)
 
     @property
     def state_dir(self) -> Path:
@@ -132,6 +134,8 @@ def create_rollout(
         has_stable=stable is not None,
         regression_gate=gate,
         baseline_checks=bool(config.smoke or config.regression.journeys),
+        native_rolling=config.target.native_rolling,
+        preview_smoke=config.target.header_routing,
     )
     rollout = Rollout(
         id=store.next_rollout_id(service, now),
@@ -154,6 +158,12 @@ def create_rollout(
         updated_at=now,
         parent_id=parent_id,
     )
+    note = ""
+    if config.smoke and not config.target.header_routing and chosen in _PREVIEWED:
+        note = (
+            f" (no preview smoke tests: target {config.target.type} cannot send a request to "
+            "one version by header; the smoke tests run in production after the switch)"
+        )
     store.create_rollout(
         rollout,
         [
@@ -161,7 +171,8 @@ def create_rollout(
             Event(
                 at=now,
                 kind="rollout.created",
-                message=f"{chosen.value} rollout of {service} {version} planned in {len(plan)} steps",
+                message=f"{chosen.value} rollout of {service} {version} planned in {len(plan)} steps"
+                + note,
                 data={
                     "plan": [s.label for s in plan],
                     "stable": stable,
@@ -174,6 +185,9 @@ def create_rollout(
     )
     store.link_gates(gate_ids, rollout.id)
     return rollout
+
+
+_PREVIEWED = frozenset({Strategy.CANARY, Strategy.BLUE_GREEN})
 
 
 def validate_version(config: Config, version: str) -> None:

@@ -13,7 +13,7 @@ from datetime import datetime
 from watchstander.analysis.models import MetricSpec, Sample
 from watchstander.gates.regression import HardLimits, Tolerances
 from watchstander.release.health import TargetState
-from watchstander.release.models import SmokeResult
+from watchstander.release.models import DeploymentStatus, SmokeResult
 
 __all__ = [
     "Settings",
@@ -28,6 +28,10 @@ __all__ = [
     "Wait",
     "Tick",
     "Done",
+    "Roll",
+    "HoldRoll",
+    "UndoRoll",
+    "RollResult",
     "Action",
     "MeasureResult",
     "VerifyResult",
@@ -124,7 +128,43 @@ class Done:
     pass
 
 
-Action = Scale | SetWeights | Measure | RunSmoke | Verify | GateCheck | Wait | Tick | Done
+@dataclass(frozen=True)
+class Roll:
+    """Set the target's own rolling update going toward `version` (idempotent: the pod
+    template moves once) and make sure it is not paused; report how far it got."""
+
+    version: str
+    max_surge: int | None = None
+    max_unavailable: int | None = None
+
+
+@dataclass(frozen=True)
+class HoldRoll:
+    """Pause the target's own rolling update where it is (a held batch, or `rollout pause`)."""
+
+
+@dataclass(frozen=True)
+class UndoRoll:
+    """Rollback of a target-native rolling update: the template back to `version`, which
+    must be the one the target recorded as previous, unpaused."""
+
+    version: str
+
+
+Action = (
+    Scale
+    | SetWeights
+    | Measure
+    | RunSmoke
+    | Verify
+    | GateCheck
+    | Roll
+    | HoldRoll
+    | UndoRoll
+    | Wait
+    | Tick
+    | Done
+)
 
 
 @dataclass(frozen=True)
@@ -147,6 +187,12 @@ class GateResult:
 
 
 @dataclass(frozen=True)
+class RollResult:
+    status: DeploymentStatus
+    state: TargetState
+
+
+@dataclass(frozen=True)
 class ActionFailed:
     message: str
     details: Mapping[str, str] = field(default_factory=dict)
@@ -157,6 +203,7 @@ Result = (
     | MeasureResult
     | VerifyResult
     | GateResult
+    | RollResult
     | tuple[SmokeResult, ...]
     | ActionFailed
     | None

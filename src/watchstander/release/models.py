@@ -25,6 +25,7 @@ __all__ = [
     "TERMINAL_PHASES",
     "SmokeResult",
     "Command",
+    "DeploymentStatus",
 ]
 
 
@@ -68,6 +69,9 @@ class StepKind(StrEnum):
     WAIT = "wait"  # plain delay (blue-green scale-down delay)
     VERIFY = "verify"  # rollback verification: weights, smoke, error rate vs baseline
     GATE = "regression-gate"  # production regression gate: now vs the pre-deploy snapshot
+    # The target's own rolling update (a Kubernetes Deployment's RollingUpdate strategy):
+    ROLL = "roll"  # move the template to the candidate; wait until `replicas` pods run it
+    UNDO = "undo"  # rollback: the template back to the previous version, wait until done
 
 
 class Step(BaseModel):
@@ -82,6 +86,25 @@ class Step(BaseModel):
     count: int | None = None  # analysis measurements
     scope: str | None = None  # smoke: "baseline" | "preview" | "production"
     health_only: bool = False  # analysis without traffic metrics (blue-green preview)
+    max_surge: int | None = None  # roll: pods above `replicas` while replacing
+    max_unavailable: int | None = None  # roll: pods below `replicas` while replacing
+
+
+class DeploymentStatus(BaseModel):
+    """A target-native rolling update as the target reports it (`kubectl rollout status`):
+    what the pod template runs, how far the replacement got, and whether it is paused."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str  # the Deployment (or equivalent) that rolls
+    version: str | None  # the version of the current pod template
+    previous: str | None  # what an undo goes back to
+    paused: bool
+    replicas: int  # desired
+    updated: int  # pods running the current template
+    ready: int  # ready pods, any template
+    updated_ready: int = 0  # ready pods running the current template
+    complete: bool = False  # every pod updated and ready, and the controller saw the change
 
 
 class AnalysisProgress(BaseModel):
@@ -137,6 +160,7 @@ class Rollout(BaseModel):
     finished_at: datetime | None = None
     message: str = ""
     parent_id: str | None = None  # undo / retry of
+    deployment: DeploymentStatus | None = None  # last seen, for a target-native rolling update
 
     @property
     def terminal(self) -> bool:

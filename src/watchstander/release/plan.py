@@ -32,18 +32,33 @@ def build_plan(
     has_stable: bool,
     regression_gate: bool = False,
     baseline_checks: bool = False,
+    native_rolling: bool = False,
+    preview_smoke: bool = True,
 ) -> tuple[Step, ...]:
     """The steps of a rollout. With `regression_gate`, the pre-deployment checks are run
     against the stable version right after the baseline (`baseline_checks`: when there are
-    smoke or journey checks) and the production regression gate follows the observation."""
+    smoke or journey checks) and the production regression gate follows the observation.
+
+    With `native_rolling` (a target whose own rolling update replaces pods, such as a
+    Kubernetes Deployment), the rolling strategy, the first release and an undo move that
+    update's template instead of scaling one set of instances per version. Without
+    `preview_smoke` (a target that cannot send a request to one version by header), the
+    preview smoke tests are left out: they would test the stable version and pass."""
+    if native_rolling and (
+        not has_stable or strategy in (Strategy.INITIAL, Strategy.UNDO, Strategy.ROLLING)
+    ):
+        steps = _native(settings, strategy, replicas, analysis_count, has_smoke, has_stable)
+        if not has_stable or strategy in (Strategy.INITIAL, Strategy.UNDO):
+            return steps
+        return _with_gate(steps, regression_gate=regression_gate, baseline_checks=baseline_checks)
     if not has_stable or strategy is Strategy.INITIAL:
         return _initial(replicas, has_smoke, settings.observation)
     if strategy is Strategy.UNDO:
         return _undo(replicas, has_smoke)
     if strategy is Strategy.CANARY:
-        steps = _canary(settings, replicas, analysis_count, has_smoke)
+        steps = _canary(settings, replicas, analysis_count, has_smoke, preview_smoke)
     elif strategy is Strategy.BLUE_GREEN:
-        steps = _blue_green(settings, replicas, analysis_count, has_smoke)
+        steps = _blue_green(settings, replicas, analysis_count, has_smoke, preview_smoke)
     elif strategy is Strategy.ROLLING:
         steps = _rolling(settings, replicas, analysis_count)
     else:
@@ -90,7 +105,7 @@ def estimate_duration(
             total += (step.count or 1) * interval
         elif step.kind in (StepKind.OBSERVE, StepKind.WAIT, StepKind.PAUSE):
             total += step.duration or 0.0
-        elif step.kind is StepKind.SCALE:
+        elif step.kind in (StepKind.SCALE, StepKind.ROLL):
             total += ready_time
     return total
 
@@ -143,7 +158,11 @@ def promotion_tail(settings: StrategyConfig, replicas: int, *, has_smoke: bool) 
 
 
 def _canary(
-    settings: StrategyConfig, replicas: int, analysis_count: int, has_smoke: bool
+    settings: StrategyConfig,
+    replicas: int,
+    analysis_count: int,
+    has_smoke: bool,
+    preview_smoke: bool = True,
 ) -> tuple[Step, ...]:
     cfg = settings.canary
     weights = [w for w in cfg.steps if w < 100]
@@ -152,7 +171,7 @@ def _canary(
         Step(kind=StepKind.BASELINE, label="measure the stable baseline"),
         _scale(Role.CANDIDATE, first, f"start {first} canary instance(s)"),
     ]
-    if has_smoke:
+    if has_smoke and preview_smoke:
         steps.append(_smoke("preview"))
     current = first
     for weight in weights:
@@ -175,14 +194,18 @@ def _pause_label(duration: float | None) -> str:
 
 
 def _blue_green(
-    settings: StrategyConfig, replicas: int, analysis_count: int, has_smoke: bool
+    settings: StrategyConfig,
+    replicas: int,
+    analysis_count: int,
+    has_smoke: bool,
+    preview_smoke: bool = True,
 ) -> tuple[Step, ...]:
     cfg = settings.blue_green
     steps: list[Step] = [
         Step(kind=StepKind.BASELINE, label="measure the blue (stable) baseline"),
         _scale(Role.CANDIDATE, replicas, f"start green: {replicas} instances beside blue"),
     ]
-    if has_smoke:
+    if has_smoke and preview_smoke:
         steps.append(_smoke("preview"))
     if cfg.pre_promotion_analysis:
         steps.append(_analysis(analysis_count, "pre-promotion analysis of green", health_only=True))
@@ -233,10 +256,73 @@ def _rolling(settings: StrategyConfig, replicas: int, analysis_count: int) -> tu
     return tuple(steps)
 
 
-def rollback_plan(strategy: Strategy, *, replicas: int, has_stable: bool) -> tuple[Step, ...]:
+def _native(
+    settings: StrategyConfig,
+    strategy: Strategy,
+    replicas: int,
+    analysis_count: int,
+    has_smoke: bool,
+    has_stable: bool,
+) -> tuple[Step, ...]:
+    """Rolling by the target's own update strategy. Its maxSurge and maxUnavailable come
+    from `strategy.rolling` (batch_size new pods at a time, or old ones first when
+    max_unavailable >= batch_size). The pods' health is judged at every poll and the
+    metrics every interval while it rolls; a failure rolls back at once. With
+    `manual_gate` the update is paused once the first batch runs, analysed, and waits for
+    `promote`. After the update completes: an analysis, then the observation window."""
+    cfg = settings.rolling
+    batch = min(cfg.batch_size, replicas)
+    old_first = cfg.max_unavailable >= batch
+    surge, unavailable = (0, cfg.max_unavailable) if old_first else (batch, cfg.max_unavailable)
+
+    def roll(until: int, label: str) -> Step:
+        return Step(
+            kind=StepKind.ROLL,
+            replicas=until,
+            max_surge=surge,
+            max_unavailable=unavailable,
+            label=label,
+        )
+
+    how = f"maxSurge {surge}, maxUnavailable {unavailable}"
+    if not has_stable or strategy is Strategy.INITIAL:
+        steps = [roll(replicas, f"start {replicas} pods with the target's rolling update")]
+        if has_smoke:
+            steps.append(_smoke("production"))
+        return tuple(steps)
+    if strategy is Strategy.UNDO:
+        steps = [roll(replicas, f"roll all {replicas} pods back to the previous version ({how})")]
+        if has_smoke:
+            steps.append(_smoke("production"))
+        return tuple(steps)
+    steps = [Step(kind=StepKind.BASELINE, label="measure the baseline")]
+    if cfg.manual_gate and batch < replicas:
+        steps += [
+            roll(batch, f"roll until {batch}/{replicas} pods are new, then hold ({how})"),
+            _analysis(analysis_count, f"analysis with {batch}/{replicas} pods new"),
+            Step(kind=StepKind.PAUSE, label="manual gate after the first batch"),
+        ]
+    steps += [
+        roll(replicas, f"roll all {replicas} pods to the new version ({how})"),
+        _analysis(analysis_count, "analysis after the rolling update"),
+        *_observe(settings, "post-deployment observation"),
+    ]
+    return tuple(steps)
+
+
+def rollback_plan(
+    strategy: Strategy, *, replicas: int, has_stable: bool, native_rolling: bool = False
+) -> tuple[Step, ...]:
     """Strategy-specific rollback: stable at full capacity with all traffic, candidate gone,
-    then verified."""
+    then verified. A target-native rolling update is undone by that same update."""
     verify = Step(kind=StepKind.VERIFY, label="verify the rollback")
+    if native_rolling and has_stable:
+        undo = Step(
+            kind=StepKind.UNDO,
+            replicas=replicas,
+            label=f"undo: all {replicas} pods back to the previous version",
+        )
+        return (undo, verify)
     if not has_stable:
         return (
             Step(

@@ -22,15 +22,19 @@ from watchstander.release.actions import (
     Done,
     GateCheck,
     GateResult,
+    HoldRoll,
     Measure,
     MeasureResult,
     Query,
     Result,
+    Roll,
+    RollResult,
     RunSmoke,
     Scale,
     Settings,
     SetWeights,
     Tick,
+    UndoRoll,
     Verify,
     VerifyResult,
     Wait,
@@ -39,6 +43,7 @@ from watchstander.release.health import TargetState, health_samples
 from watchstander.release.models import (
     AnalysisProgress,
     Command,
+    DeploymentStatus,
     Event,
     Role,
     Rollout,
@@ -198,7 +203,12 @@ def _start_rollback(
 ) -> Transition:
     if r.rolling_back or r.terminal:
         return Transition(r, events)
-    plan = rollback_plan(r.strategy, replicas=r.replicas, has_stable=r.stable_version is not None)
+    plan = rollback_plan(
+        r.strategy,
+        replicas=r.replicas,
+        has_stable=r.stable_version is not None,
+        native_rolling=any(step.kind is StepKind.ROLL for step in r.plan),
+    )
     r = r.model_copy(
         update={
             "phase": RolloutPhase.ROLLING_BACK,
@@ -248,11 +258,21 @@ def _regression(
 def next_action(r: Rollout, s: Settings, now: datetime) -> Action:
     if r.terminal:
         return Done()
+    step = r.current_step
+    if (
+        step is not None
+        and step.kind is StepKind.ROLL
+        and r.deployment is not None
+        and not r.deployment.paused
+        and (r.paused or _hold_reached(r, step))
+    ):
+        # The target's own update goes on by itself: a paused rollout (or a batch that
+        # reached its hold) must pause it, not just stop looking.
+        return HoldRoll()
     if r.paused and not r.rolling_back:
         return Wait(None, r.pause_reason or "paused")
     if r.wake_at is not None and r.wake_at > now:
         return Wait(r.wake_at, "polling")
-    step = r.current_step
     if step is None:
         return Tick()
     started = r.step_started_at or now
@@ -305,6 +325,16 @@ def next_action(r: Rollout, s: Settings, now: datetime) -> Action:
     if kind in (StepKind.PAUSE, StepKind.WAIT):
         until = started + _secs(step.duration or 0.0)
         return Wait(until, step.label) if until > now else Tick()
+    if kind is StepKind.ROLL:
+        due = (r.analysis.last_at or started) + _secs(s.interval)
+        if r.stable_version is not None and r.deployment is not None and due <= now:
+            # Judged while it rolls, every interval: a regression stops it at once.
+            return Measure(_queries(r, s, now))
+        return Roll(r.version, step.max_surge, step.max_unavailable)
+    if kind is StepKind.UNDO:
+        if r.stable_version is None:
+            return Tick()
+        return UndoRoll(r.stable_version)
     if kind is StepKind.VERIFY:
         if r.stable_version is None:
             return Tick()
@@ -382,6 +412,10 @@ def apply(r: Rollout, s: Settings, action: Action, result: Result, now: datetime
         return _measured(r, s, step, result, now)
     if isinstance(action, Verify) and isinstance(result, VerifyResult):
         return _verified(r, s, result, now)
+    if isinstance(action, Roll | HoldRoll) and isinstance(result, RollResult):
+        return _rolled(r, s, step, result, now)
+    if isinstance(action, UndoRoll) and isinstance(result, RollResult):
+        return _undone(r, s, action, result, now)
     if isinstance(action, GateCheck) and isinstance(result, GateResult):
         return _gated(r, s, action, result, now)
     raise AssertionError(
@@ -443,18 +477,10 @@ def _scaled(
         )
         return _advance(r, now, events)
     started = r.step_started_at or now
-    # A new version that crash-loops or is OOM-killed while starting is a rollback trigger.
     if step.role is Role.CANDIDATE and action.replicas > 0 and not r.rolling_back:
-        samples = health_samples(
-            state, action.version, now=now.timestamp(), restart_window=s.restart_window
-        )
-        for spec in s.health:
-            if spec.metric == "unhealthy_pct":
-                continue
-            m = judge(spec, samples[spec.metric], None, at=now, version=action.version)
-            if m.phase is Phase.FAIL:
-                reason = f"{spec.name}: {m.reason} while starting {action.version}"
-                return _regression(r, now, reason, (), measurements=((r.current_index, False, m),))
+        failed = _start_failure(r, s, state, action.version, now)
+        if failed is not None:
+            return failed
     if now - started > _secs(s.ready_timeout):
         ready = state.ready_count(action.version)
         msg = (
@@ -473,6 +499,129 @@ def _scaled(
             )
         return _regression(r, now, msg, ())
     return Transition(r.model_copy(update={"wake_at": now + _secs(s.poll)}))
+
+
+def _hold_reached(r: Rollout, step: Step) -> bool:
+    """A ROLL step that stops short of every pod (`manual_gate`) has enough new pods."""
+    d = r.deployment
+    until = step.replicas or 0
+    return (
+        d is not None and until < r.replicas and d.version == r.version and d.updated_ready >= until
+    )
+
+
+def _rolled_out(r: Rollout, d: DeploymentStatus) -> bool:
+    return d.version == r.version and d.complete
+
+
+def _rolled(r: Rollout, s: Settings, step: Step, result: RollResult, now: datetime) -> Transition:
+    """A poll of the target's own rolling update (after Roll or HoldRoll)."""
+    d, state = result.status, result.state
+    first = r.deployment is None or r.deployment.version != d.version
+    update: dict[str, Any] = {"deployment": d, "wake_at": None}
+    if state.weights:
+        update["weights"] = dict(state.weights)
+    events: list[Event] = []
+    if first:
+        events.append(
+            _event(
+                now,
+                "deployment.rolling",
+                f"{d.name}: pod template at {d.version}, replacing pods by its own strategy"
+                + (f" (previous {d.previous})" if d.previous else ""),
+                deployment=d.name,
+                version=d.version,
+                previous=d.previous,
+            )
+        )
+    if r.deployment is not None and d.paused != r.deployment.paused:
+        verb = "paused" if d.paused else "resumed"
+        events.append(
+            _event(
+                now,
+                f"deployment.{verb}",
+                f"{d.name} {verb} at {d.updated_ready}/{d.replicas} new pods ready",
+                deployment=d.name,
+            )
+        )
+    r = r.model_copy(update=update)
+    progress = f"{d.updated_ready}/{d.replicas} pods of {r.version} ready"
+    if step.kind is StepKind.ROLL and (step.replicas or 0) >= r.replicas and _rolled_out(r, d):
+        r = r.model_copy(update={"weights": {r.version: 100.0}, "weights_at": now})
+        ev = _event(now, "deployment.rolled", f"{d.name}: {progress}", deployment=d.name)
+        return _advance(r, now, (*events, ev))
+    if _hold_reached(r, step):
+        if d.paused:
+            ev = _event(
+                now,
+                "deployment.held",
+                f"{d.name} held at {progress} (asked for {step.replicas})",
+                deployment=d.name,
+                updated=d.updated_ready,
+            )
+            return _advance(r, now, (*events, ev))
+        return Transition(r, tuple(events))  # next: HoldRoll
+    if r.paused:
+        return Transition(r, tuple(events))  # held by `rollout pause`; waits for resume
+    failed = _start_failure(r, s, state, r.version, now)
+    if failed is not None:
+        return replace(failed, events=(*events, *failed.events))
+    started = r.step_started_at or now
+    if now - started > _secs(s.ready_timeout):
+        msg = f"progress deadline exceeded: {d.name} has {progress} after {s.ready_timeout:g}s"
+        return _regression(r, now, msg, tuple(events))
+    return Transition(r.model_copy(update={"wake_at": now + _secs(s.poll)}), tuple(events))
+
+
+def _undone(
+    r: Rollout, s: Settings, action: UndoRoll, result: RollResult, now: datetime
+) -> Transition:
+    """A poll of the undo: done when every pod runs the previous version again."""
+    d, state = result.status, result.state
+    update: dict[str, Any] = {"deployment": d, "wake_at": None}
+    if state.weights:
+        update["weights"] = dict(state.weights)
+    r = r.model_copy(update=update)
+    if d.version == action.version and d.complete:
+        r = r.model_copy(update={"restored_at": now, "weights_at": now})
+        events = (
+            _event(
+                now,
+                "deployment.undone",
+                f"{d.name}: all {d.replicas} pods back on {action.version}",
+                deployment=d.name,
+            ),
+            _event(now, "traffic.restored", f"all traffic back on {action.version}"),
+        )
+        return _advance(r, now, events)
+    started = r.step_started_at or now
+    if now - started > _secs(s.ready_timeout):
+        msg = (
+            f"progress deadline exceeded: {d.name} has {d.updated_ready}/{d.replicas} pods of "
+            f"{action.version} ready after {s.ready_timeout:g}s"
+        )
+        attempts = [*r.rollback_attempts, f"{now.isoformat()}: {msg}"]
+        return _advance(
+            r.model_copy(update={"rollback_attempts": attempts}),
+            now,
+            (_event(now, "step.timeout", msg, Severity.ERROR),),
+        )
+    return Transition(r.model_copy(update={"wake_at": now + _secs(s.poll)}))
+
+
+def _start_failure(
+    r: Rollout, s: Settings, state: TargetState, version: str, now: datetime
+) -> Transition | None:
+    """A new version that crash-loops or is OOM-killed while starting is a rollback trigger."""
+    samples = health_samples(state, version, now=now.timestamp(), restart_window=s.restart_window)
+    for spec in s.health:
+        if spec.metric == "unhealthy_pct":
+            continue
+        m = judge(spec, samples[spec.metric], None, at=now, version=version)
+        if m.phase is Phase.FAIL:
+            reason = f"{spec.name}: {m.reason} while starting {version}"
+            return _regression(r, now, reason, (), measurements=((r.current_index, False, m),))
+    return None
 
 
 def _weights_set(r: Rollout, action: SetWeights, now: datetime) -> Transition:
@@ -636,7 +785,9 @@ def _measured(
         ratio = _expected_ratio(r)
         for spec in s.specs:
             cand = result.samples.get(f"candidate:{spec.metric}")
-            if cand is None:
+            if cand is None or (step.kind is StepKind.ROLL and spec.metric == "throughput"):
+                # While pods are replaced the split moves within the window: a throughput
+                # share has no fixed expectation until the update completes.
                 continue
             base = result.samples.get(f"baseline:{spec.metric}") if spec.needs_baseline else None
             measurements.append(
@@ -655,12 +806,16 @@ def _measured(
             result.state, r.version, now=now.timestamp(), restart_window=s.restart_window
         )
         for spec in s.health:
+            if step.kind is StepKind.ROLL and spec.metric == "unhealthy_pct":
+                continue  # pods still starting are not unhealthy; the deadline covers that
             measurements.append(judge(spec, samples[spec.metric], None, at=now, version=r.version))
             specs.append(spec)
     progress = _count(r.analysis, measurements, now)
     started = r.step_started_at or now
     if step.kind is StepKind.OBSERVE:
         complete = now - started >= _secs(step.duration or 0.0)
+    elif step.kind is StepKind.ROLL:
+        complete = False  # judged while it rolls: only a failure decides anything here
     else:
         complete = progress.measured >= (step.count or 1)
     tallies = {
@@ -907,6 +1062,9 @@ def apply_command(r: Rollout, cmd: Command, now: datetime) -> Transition:
             return _enter_step(r, now, (ev,))
         if step is not None and step.kind is StepKind.PAUSE and step.duration is None:
             return _advance(r, now, (ev,))
+        if step is not None and step.kind is StepKind.ROLL:
+            # Like a Deployment's progress deadline, time spent paused does not count.
+            r = r.model_copy(update={"step_started_at": now})
         return Transition(r, (ev,))
     if cmd.name == "promote":
         full = bool(cmd.args.get("full"))

@@ -13,9 +13,12 @@ from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from watchstander.release.health import InstanceState, TargetState
+from watchstander.release.models import DeploymentStatus
 
 __all__ = [
     "Capability",
+    "DeploymentStatus",
+    "NativeRolling",
     "InstanceState",
     "TargetState",
     "Endpoint",
@@ -29,6 +32,7 @@ class Capability(StrEnum):
     SCALE = "scale"  # change the number of instances of a version
     HEADER_ROUTING = "header-routing"  # reach one version by a request header (preview)
     DRAIN = "drain"  # finish in-flight requests before stopping an instance
+    NATIVE_ROLLING = "native-rolling"  # its own rolling update, with pause, resume and undo
 
 
 @dataclass(frozen=True)
@@ -62,3 +66,26 @@ class Target(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class NativeRolling(Protocol):
+    """A target whose own rolling update replaces pods (a Kubernetes Deployment's
+    RollingUpdate strategy). Targets with Capability.NATIVE_ROLLING implement it; the
+    rolling strategy then moves the update's template instead of scaling versions."""
+
+    async def roll(
+        self, version: str, *, max_surge: int | None = None, max_unavailable: int | None = None
+    ) -> None:
+        """Point the update at `version` (the previous one is remembered for undo)."""
+        ...
+
+    async def pause_rollout(self) -> None: ...
+
+    async def resume_rollout(self) -> None: ...
+
+    async def undo_rollout(self, expected: str | None = None) -> None:
+        """Back to the previous version; refuse when it is not `expected`."""
+        ...
+
+    async def rollout_status(self) -> DeploymentStatus: ...
