@@ -13,6 +13,7 @@ seconds, because the fake's controller does.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,9 +21,11 @@ from typing import Any
 
 import pytest
 from k8s_fake_api import FakeKubernetesApi
+from rich.console import Console
 
 from tests.polling import wait_for
 from watchstander.analysis.models import MetricQuery, Sample
+from watchstander.cli.output import rollout_json, rollout_table
 from watchstander.clock import SystemClock
 from watchstander.config.loader import parse_config
 from watchstander.config.models import Config
@@ -236,6 +239,13 @@ async def test_manual_gate_holds_the_deployment_and_pause_resume_reach_it(rig: R
     before = len(rig.pods(V2))
     assert before < 3 and rig.pods(V1), "held: old pods still serve beside the new"
     assert "deployment.held" in rig.kinds(rollout.id)
+    # `rollout status` shows where the Deployment was held.
+    console = Console(width=200, record=True)
+    console.print(rollout_table(held, verdicts=[], live_weights=None))
+    shown = console.export_text()
+    assert f"shop: template 1.1.0, {status.updated_ready}/3 pods of it ready, paused" in shown
+    as_json = json.loads(rollout_json(held, verdicts=[], live_weights=None))
+    assert as_json["deployment"]["paused"] is True and as_json["deployment"]["name"] == "shop"
 
     rig.store.enqueue_command(Command(rollout_id=rollout.id, name="promote", at=datetime.now(UTC)))
 

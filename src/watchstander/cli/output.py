@@ -75,6 +75,7 @@ def rollout_json(
             },
             "weights": rollout.weights,
             "live_weights": live_weights,
+            "deployment": rollout.deployment.model_dump() if rollout.deployment else None,
             "rollback_reason": rollout.rollback_reason,
             "last_verdicts": verdicts,
             "created_at": rollout.created_at.isoformat(),
@@ -109,6 +110,14 @@ def rollout_table(
         "weights" + (" (live)" if live_weights is not None else " (last applied)"),
         ", ".join(f"{v} {w:g}%" for v, w in sorted(weights.items())) or "none",
     )
+    d = rollout.deployment
+    if d is not None:
+        table.add_row(
+            "deployment (last seen)",
+            f"{d.name}: template {d.version}, {d.updated_ready}/{d.replicas} pods of it ready"
+            + (", paused" if d.paused else "")
+            + (", complete" if d.complete else ""),
+        )
     if rollout.pause_reason:
         table.add_row("paused", rollout.pause_reason)
     if rollout.rollback_reason:
