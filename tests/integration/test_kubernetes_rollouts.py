@@ -275,3 +275,44 @@ async def test_manual_gate_holds_the_deployment_and_pause_resume_reach_it(rig: R
     kinds = rig.kinds(rollout.id)
     assert kinds.index("deployment.held") < kinds.index("rollout.promoted")
     assert kinds.index("deployment.paused") < kinds.index("deployment.resumed")
+
+
+async def test_native_rolling_over_per_version_deployments_is_refused_and_undone(
+    rig: Rig,
+) -> None:
+    """A service released by canary runs on per-version Deployments: switching its Service
+    to a rolling Deployment that has no ready pod would drop traffic, so the roll is
+    refused, the rollout rolls back past its progress deadline, and nothing changed."""
+    # A first release on per-version Deployments, as canary and blue-green leave it.
+    config = rig.config()
+    assert config.target.type == "kubernetes"
+    target = KubernetesTarget(config.target, service="shop")
+    rig.targets.append(target)
+    await target.scale(V1, 3)
+    await target.set_weights({V1: 100.0})
+    rig.store.set_stable(service="shop", version=V1, rollout_id=None, at=datetime.now(UTC))
+    await wait_for(lambda: rig.fake.settled(NS), 10, message="shop-1.0.0 to run")
+
+    quick = parse_config(
+        CONFIG.format(kubeconfig=rig.kubeconfig, gate="false").replace(
+            "ready_timeout: 20s", "ready_timeout: 1s"
+        )
+    )
+    controller = rig.controller(quick)
+    controller.acquire("shop")
+    try:
+        rollout = create_rollout(
+            store=rig.store, config=quick, version=V2, strategy=None, now=datetime.now(UTC)
+        )
+        done = await asyncio.wait_for(controller.run(rollout.id), 60)
+    finally:
+        controller.release("shop")
+    assert done.phase is RolloutPhase.ROLLED_BACK, done.message
+    assert "served by per-version Deployments (shop-1.0.0)" in (done.rollback_reason or "")
+    assert "progress deadline exceeded after 1s" in (done.rollback_reason or "")
+    assert rig.fake.get("deployments", NS, "shop") is None, "no rolling Deployment was created"
+    service = rig.fake.get("services", NS, "shop")
+    assert service is not None and service["spec"]["selector"] == {"app": "shop", "version": V1}
+    undone = next(e for e in rig.store.events(done.id) if e.kind == "deployment.undone")
+    assert undone.message == "shop: no pod of the update runs; 1.0.0 serves as before"
+    assert "rollback.verified" in rig.kinds(done.id)

@@ -429,6 +429,23 @@ def _action_failed(
     """The target or metric source failed: record it and try again after a pause. A
     rollback keeps a list of what it tried, for the CRITICAL report if it never works."""
     wait = max(s.poll, 1.0)
+    step = r.current_step
+    started = r.step_started_at or now
+    if (
+        step is not None
+        and step.kind is StepKind.ROLL
+        and not r.rolling_back
+        and now - started > _secs(s.ready_timeout)
+    ):
+        # The update never got going: like a Deployment's progress deadline.
+        ev = _event(
+            now,
+            "action.failed",
+            f"{type(action).__name__} failed: {failed.message}",
+            Severity.ERROR,
+        )
+        msg = f"progress deadline exceeded after {s.ready_timeout:g}s: {failed.message}"
+        return _regression(r, now, msg, (ev,))
     update: dict[str, Any] = {"wake_at": now + _secs(wait)}
     if r.rolling_back:
         update["rollback_attempts"] = [
@@ -582,13 +599,16 @@ def _undone(
     if state.weights:
         update["weights"] = dict(state.weights)
     r = r.model_copy(update=update)
-    if d.version == action.version and d.complete:
+    if d.complete and (d.version == action.version or d.replicas == 0):
+        # Every pod back on the previous version, or none of the update's pods runs.
         r = r.model_copy(update={"restored_at": now, "weights_at": now})
         events = (
             _event(
                 now,
                 "deployment.undone",
-                f"{d.name}: all {d.replicas} pods back on {action.version}",
+                f"{d.name}: all {d.replicas} pods back on {action.version}"
+                if d.replicas
+                else f"{d.name}: no pod of the update runs; {action.version} serves as before",
                 deployment=d.name,
             ),
             _event(now, "traffic.restored", f"all traffic back on {action.version}"),

@@ -221,6 +221,7 @@ class KubernetesTarget:
         version it replaces (for undo) and points the Service at its pods."""
         path = f"{self._deployments}/{self.objects.rolling_deployment}"
         strategy = self.objects.rolling_strategy(max_surge, max_unavailable)
+        await self._refuse_when_versions_serve()
         current = await self._get(path)
         if current is None:
             body = self.objects.deployment(version, self.config.replicas, rolling=True)
@@ -240,6 +241,26 @@ class KubernetesTarget:
                 await self._call("PATCH", path, patch)
         await self._ensure_service({"app": self.config.app, TRACK_LABEL: "rolling"}, None)
 
+    async def _refuse_when_versions_serve(self) -> None:
+        """Switching a Service that selects per-version Deployments (a canary or blue-green
+        release) over to the rolling Deployment would send traffic to pods that are not
+        ready yet: refuse, before anything changes."""
+        service = await self._get(f"{self._services}/{self.config.service}")
+        selector = (service or {}).get("spec", {}).get("selector") or {}
+        if not service or TRACK_LABEL in selector:
+            return
+        serving = sorted(
+            self.objects.deployment_name(d["version"])
+            for d in await self._managed()
+            if not d["rolling"] and d["replicas"] > 0
+        )
+        if serving:
+            raise DataPlaneError(
+                f"Service {self.config.service!r} is served by per-version Deployments "
+                f"({', '.join(serving)}): release with --strategy canary or blue-green, or "
+                "set target.rolling: versions (docs/backends/kubernetes.md)"
+            )
+
     async def pause_rollout(self) -> None:
         await self._set_paused(True)
 
@@ -251,7 +272,11 @@ class KubernetesTarget:
         refused when that is not `expected`. Idempotent: the previous version stays
         recorded, so a second undo changes nothing."""
         path = f"{self._deployments}/{self.objects.rolling_deployment}"
-        current = await self._require(path)
+        current = await self._get(path)
+        if current is None or int(current["spec"].get("replicas", 1)) == 0:
+            return  # nothing was rolled out, or nothing of it runs: nothing to undo
+        if expected is not None and template_version(current) == expected:
+            return  # already back
         previous = (current["metadata"].get("annotations") or {}).get(PREVIOUS_ANNOTATION)
         if not previous:
             raise DataPlaneError(
@@ -267,7 +292,18 @@ class KubernetesTarget:
 
     async def rollout_status(self) -> DeploymentStatus:
         name = self.objects.rolling_deployment
-        dep = await self._require(f"{self._deployments}/{name}")
+        dep = await self._get(f"{self._deployments}/{name}")
+        if dep is None:  # nothing rolled (yet): an empty, settled update
+            return DeploymentStatus(
+                name=name,
+                version=None,
+                previous=None,
+                paused=False,
+                replicas=0,
+                updated=0,
+                ready=0,
+                complete=True,
+            )
         spec, status = dep["spec"], dep.get("status", {})
         replicas = int(spec.get("replicas", 1))
         updated = int(status.get("updatedReplicas", 0))
@@ -311,18 +347,11 @@ class KubernetesTarget:
 
     async def _set_paused(self, paused: bool) -> None:
         path = f"{self._deployments}/{self.objects.rolling_deployment}"
-        current = await self._require(path)
+        current = await self._get(path)
+        if current is None:
+            return  # nothing rolls: nothing to pause or resume
         if bool(current["spec"].get("paused", False)) != paused:
             await self._call("PATCH", path, {"spec": {"paused": paused}})
-
-    async def _require(self, path: str) -> dict[str, Any]:
-        found = await self._get(path)
-        if found is None:
-            raise DataPlaneError(
-                f"Deployment {path.rsplit('/', 1)[-1]!r} not found in namespace "
-                f"{self.config.namespace!r}"
-            )
-        return found
 
     async def _managed(self) -> list[dict[str, Any]]:
         """Every Deployment watchstander manages for the app: version and replicas."""
