@@ -12,51 +12,21 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from store_contract import at, make_rollout  # the contract's rollout and times
 
 from watchstander.analysis.models import Measurement, Phase
 from watchstander.errors import ConflictError, NotFoundError, StoreError
 from watchstander.release.models import (
     Command,
     Event,
-    Rollout,
     RolloutPhase,
     Severity,
     SmokeResult,
-    Step,
-    StepKind,
-    Strategy,
 )
 from watchstander.store import Lease, Release, Store, database
 from watchstander.store.tables import Base
 
 pytestmark = pytest.mark.integration
-
-T0 = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
-
-
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
-
-
-def make_rollout(rollout_id: str = "R-20261121-001", **changes: object) -> Rollout:
-    base = Rollout(
-        id=rollout_id,
-        service="shop",
-        version="v2",
-        stable_version="v1",
-        strategy=Strategy.CANARY,
-        replicas=4,
-        plan=(
-            Step(kind=StepKind.BASELINE, label="measure the stable baseline"),
-            Step(kind=StepKind.SET_WEIGHT, weight=10.0, label="canary at 10%"),
-            Step(kind=StepKind.ANALYSIS, count=3, label="analysis at 10%"),
-        ),
-        baseline={"error_rate": 0.5, "latency_p99": None},
-        baseline_window=(at(-60), at(0)),
-        created_at=at(0),
-        updated_at=at(0),
-    )
-    return base.model_copy(update=changes)
 
 
 def measurement(value: float | None, *, seconds: float = 30, **changes: object) -> Measurement:
