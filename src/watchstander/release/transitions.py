@@ -527,6 +527,14 @@ def _hold_reached(r: Rollout, step: Step) -> bool:
     )
 
 
+def _seen(r: Rollout, result: RollResult) -> Rollout:
+    """Record a poll of the target's own update: its status, and traffic by ready pods."""
+    update: dict[str, Any] = {"deployment": result.status, "wake_at": None}
+    if result.state.weights:
+        update["weights"] = dict(result.state.weights)
+    return r.model_copy(update=update)
+
+
 def _rolled_out(r: Rollout, d: DeploymentStatus) -> bool:
     return d.version == r.version and d.complete
 
@@ -535,9 +543,8 @@ def _rolled(r: Rollout, s: Settings, step: Step, result: RollResult, now: dateti
     """A poll of the target's own rolling update (after Roll or HoldRoll)."""
     d, state = result.status, result.state
     first = r.deployment is None or r.deployment.version != d.version
-    update: dict[str, Any] = {"deployment": d, "wake_at": None}
-    if state.weights:
-        update["weights"] = dict(state.weights)
+    previous = r.deployment
+    r = _seen(r, result)
     events: list[Event] = []
     if first:
         events.append(
@@ -551,7 +558,7 @@ def _rolled(r: Rollout, s: Settings, step: Step, result: RollResult, now: dateti
                 previous=d.previous,
             )
         )
-    if r.deployment is not None and d.paused != r.deployment.paused:
+    if previous is not None and d.paused != previous.paused:
         verb = "paused" if d.paused else "resumed"
         events.append(
             _event(
@@ -561,7 +568,6 @@ def _rolled(r: Rollout, s: Settings, step: Step, result: RollResult, now: dateti
                 deployment=d.name,
             )
         )
-    r = r.model_copy(update=update)
     progress = f"{d.updated_ready}/{d.replicas} pods of {r.version} ready"
     if step.kind is StepKind.ROLL and (step.replicas or 0) >= r.replicas and _rolled_out(r, d):
         r = r.model_copy(update={"weights": {r.version: 100.0}, "weights_at": now})
@@ -594,11 +600,8 @@ def _undone(
     r: Rollout, s: Settings, action: UndoRoll, result: RollResult, now: datetime
 ) -> Transition:
     """A poll of the undo: done when every pod runs the previous version again."""
-    d, state = result.status, result.state
-    update: dict[str, Any] = {"deployment": d, "wake_at": None}
-    if state.weights:
-        update["weights"] = dict(state.weights)
-    r = r.model_copy(update=update)
+    d = result.status
+    r = _seen(r, result)
     if d.complete and (d.version == action.version or d.replicas == 0):
         # Every pod back on the previous version, or none of the update's pods runs.
         r = r.model_copy(update={"restored_at": now, "weights_at": now})
