@@ -53,7 +53,12 @@ def plane(make_dataplane: Callable[..., DataPlane], server: PostgresServer) -> D
     config["store"] = {"url": server.url, "password_env": PASSWORD_ENV}
     config["strategy"] = {"canary": {"steps": [5, 25, 50, 100]}, "observation": "2s"}
     config["analysis"] = {"interval": "2s", "count": 1, "window": "5s", "min_requests": 3}
-    config["rollback"] = {"verify_window": "1s"}
+    # The test is about which controller drives the rollout: a p99 of a few requests on a
+    # busy 2-core machine is noise, so latency must rise by 200 ms before it counts.
+    config["rollback"] = {
+        "verify_window": "1s",
+        "triggers": {"latency_p99_min_increase_ms": 200},
+    }
     config["readiness"] = {"enabled": False}
     plane.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     return plane
